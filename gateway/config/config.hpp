@@ -1,0 +1,154 @@
+// Gridlet's configuration: typed sections loaded from one TOML file and validated as a whole.
+// Loading never throws: it returns either a Config or every problem found, each naming the file,
+// line, column and key path, so an installer can fix them all in one pass.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/device.hpp"
+
+namespace gridlet::config {
+
+struct SiteConfig {
+  std::string id;    // short identifier, [a-z0-9_-], used in MQTT topics and ledger ids
+  std::string name;  // human-readable
+
+  bool operator==(const SiteConfig&) const = default;
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
+
+  bool operator==(const LogConfig&) const = default;
+};
+
+struct StorageConfig {
+  std::filesystem::path data_dir = "/var/lib/gridlet";
+  std::chrono::milliseconds commit_interval{1000};  // 10 ms .. 60 s
+  std::size_t max_batch_samples = 20000;            // samples per transaction
+  std::size_t queue_limit_samples = 1000000;        // bounded ingest queue
+  std::chrono::hours raw_retention{24 * 7};         // 0 = keep forever
+  std::chrono::hours rollup_1m_retention{24 * 90};  // 0 = keep forever
+  std::chrono::hours rollup_15m_retention{0};       // 0 = keep forever
+  std::uint64_t disk_budget_bytes = 2ULL << 30;     // oldest raw, then 1-min data is dropped first
+
+  bool operator==(const StorageConfig&) const = default;
+};
+
+struct ApiConfig {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  std::filesystem::path tokens_file;  // default: <data_dir>/tokens
+  std::size_t max_connections = 64;
+
+  bool operator==(const ApiConfig&) const = default;
+};
+
+enum class BusType : std::uint8_t { kTcp, kRtu };
+
+struct BusConfig {
+  std::string id;
+  BusType type = BusType::kTcp;
+  // TCP
+  std::string host;
+  std::uint16_t port = 502;
+  // RTU
+  std::string device;  // e.g. /dev/ttyUSB0
+  int baud = 9600;
+  char parity = 'N';  // N, E or O
+  int data_bits = 8;
+  int stop_bits = 1;
+  std::chrono::milliseconds frame_gap{25};
+  // both
+  std::chrono::milliseconds timeout{1000};
+
+  bool operator==(const BusConfig&) const = default;
+};
+
+struct DeviceConfig {
+  std::string id;
+  std::string name;
+  adapters::DeviceKind kind = adapters::DeviceKind::kOther;
+  std::string bus;  // id of a [[buses]] entry
+  int unit_id = 1;  // 1..247
+  std::string profile;
+  bool enabled = true;
+
+  bool operator==(const DeviceConfig&) const = default;
+};
+
+struct MqttConfig {
+  bool enabled = false;
+  std::string broker = "tcp://127.0.0.1:1883";
+  std::string client_id;
+  std::string topic_prefix = "gridlet";
+
+  bool operator==(const MqttConfig&) const = default;
+};
+
+struct DrConfig {
+  bool enabled = false;
+
+  bool operator==(const DrConfig&) const = default;
+};
+
+struct LedgerConfig {
+  bool enabled = false;
+  std::filesystem::path genesis;
+  std::filesystem::path key_file;
+
+  bool operator==(const LedgerConfig&) const = default;
+};
+
+struct Config {
+  std::filesystem::path source;  // file it was loaded from
+  SiteConfig site;
+  LogConfig log;
+  StorageConfig storage;
+  ApiConfig api;
+  std::vector<BusConfig> buses;
+  std::vector<DeviceConfig> devices;
+  MqttConfig mqtt;
+  DrConfig dr;
+  LedgerConfig ledger;
+
+  // api.tokens_file, or <data_dir>/tokens when unset.
+  std::filesystem::path tokens_path() const;
+};
+
+struct ConfigError {
+  std::string file;
+  int line = 0;    // 1-based; 0 when the problem has no single place (e.g. unreadable file)
+  int column = 0;  // 1-based
+  std::string key_path;  // e.g. "devices[2].bus"
+  std::string message;
+
+  // "FILE:LINE:COL: error: KEY: MESSAGE"
+  std::string format() const;
+};
+
+struct LoadResult {
+  std::optional<Config> config;     // set when errors is empty
+  std::vector<ConfigError> errors;  // in file order
+};
+
+LoadResult load_config_file(const std::filesystem::path& path);
+LoadResult load_config_string(std::string_view toml_text, std::string_view source_name);
+
+// What changed between two valid configurations, split by whether SIGHUP can apply it.
+struct ReloadPlan {
+  std::vector<std::string> applied;           // key paths applied live
+  std::vector<std::string> restart_required;  // key paths that need a restart
+};
+ReloadPlan plan_reload(const Config& running, const Config& next);
+
+// Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080"); false when malformed.
+bool parse_listen(std::string_view text, std::string& host, std::uint16_t& port);
+
+}  // namespace gridlet::config

@@ -1,0 +1,206 @@
+#include "gateway/config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace gridlet::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+const char* kMinimal = R"(
+[site]
+id = "b1"
+)";
+
+LoadResult load(std::string_view text) { return load_config_string(text, "test.toml"); }
+
+// Finds the error about `key`, or fails the test.
+const ConfigError& error_for(const LoadResult& r, std::string_view key) {
+  for (const auto& e : r.errors) {
+    if (e.key_path == key) return e;
+  }
+  static ConfigError none;
+  ADD_FAILURE() << "no error for " << key;
+  return none;
+}
+
+TEST(Config, MinimalFileHasDefaults) {
+  auto r = load(kMinimal);
+  ASSERT_TRUE(r.config) << r.errors.front().format();
+  EXPECT_EQ(r.config->site.id, "b1");
+  EXPECT_EQ(r.config->api.listen_host, "127.0.0.1");  // loopback unless configured
+  EXPECT_EQ(r.config->api.listen_port, 8080);
+  EXPECT_EQ(r.config->storage.commit_interval, 1000ms);
+  EXPECT_EQ(r.config->storage.raw_retention, std::chrono::hours(24 * 7));
+  EXPECT_EQ(r.config->storage.rollup_1m_retention, std::chrono::hours(24 * 90));
+  EXPECT_EQ(r.config->storage.rollup_15m_retention, std::chrono::hours(0));
+  EXPECT_EQ(r.config->tokens_path(), std::filesystem::path("/var/lib/gridlet/tokens"));
+}
+
+TEST(Config, ExampleAndDemoFilesAreValid) {
+  for (const char* file : {"configs/example.toml", "configs/demo/gridlet.toml"}) {
+    auto r = load_config_file(std::filesystem::path(GRIDLET_SOURCE_DIR) / file);
+    ASSERT_TRUE(r.config) << file << ": " << r.errors.front().format();
+  }
+  auto r = load_config_file(std::filesystem::path(GRIDLET_SOURCE_DIR) / "configs/example.toml");
+  EXPECT_EQ(r.config->devices.size(), 2u);
+  EXPECT_EQ(r.config->buses[1].type, BusType::kRtu);
+  EXPECT_EQ(r.config->buses[1].frame_gap, 25ms);
+  EXPECT_EQ(r.config->storage.disk_budget_bytes, 2ULL << 30);
+}
+
+TEST(Config, SyntaxErrorNamesLineAndColumn) {
+  auto r = load("[site]\nid = \"b1\"\nname = \n");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].file, "test.toml");
+  EXPECT_EQ(r.errors[0].line, 3);
+  EXPECT_GT(r.errors[0].column, 0);
+}
+
+TEST(Config, UnknownKeyNamesPathLineAndColumn) {
+  auto r = load("[site]\nid = \"b1\"\n\n[storage]\n  comit_interval = \"1s\"\n");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].key_path, "storage.comit_interval");
+  EXPECT_EQ(r.errors[0].line, 5);
+  EXPECT_EQ(r.errors[0].column, 3);
+  EXPECT_EQ(r.errors[0].format(), "test.toml:5:3: error: storage.comit_interval: unknown key");
+}
+
+TEST(Config, WrongType) {
+  auto r = load("[site]\nid = 7\n[api]\nmax_connections = \"many\"\n");
+  EXPECT_EQ(error_for(r, "site.id").line, 2);
+  EXPECT_EQ(error_for(r, "api.max_connections").message, "must be an integer");
+}
+
+TEST(Config, OutOfRange) {
+  auto r = load(std::string(kMinimal) +
+                "[storage]\ncommit_interval = \"5ms\"\nmax_batch_samples = 5\n[api]\nmax_connections = 0\n");
+  EXPECT_EQ(r.errors.size(), 3u);
+  EXPECT_NE(error_for(r, "storage.commit_interval").message.find("out of range"), std::string::npos);
+  EXPECT_NE(error_for(r, "storage.max_batch_samples").message.find("out of range"), std::string::npos);
+  EXPECT_EQ(error_for(r, "api.max_connections").line, 8);
+}
+
+TEST(Config, BadDurationAndSize) {
+  auto r = load(std::string(kMinimal) + "[storage]\nraw_retention = \"7 days\"\ndisk_budget = \"lots\"\n");
+  EXPECT_EQ(r.errors.size(), 2u);
+  error_for(r, "storage.raw_retention");
+  error_for(r, "storage.disk_budget");
+  auto ok = load(std::string(kMinimal) + "[storage]\nraw_retention = \"forever\"\ndisk_budget = \"64MiB\"\n");
+  ASSERT_TRUE(ok.config);
+  EXPECT_EQ(ok.config->storage.raw_retention.count(), 0);
+  EXPECT_EQ(ok.config->storage.disk_budget_bytes, 64ULL << 20);
+}
+
+TEST(Config, MissingRequiredKeys) {
+  auto r = load("[site]\nname = \"x\"\n[[devices]]\nid = \"d\"\n");
+  error_for(r, "site.id");
+  error_for(r, "devices[0].kind");
+  error_for(r, "devices[0].bus");
+  error_for(r, "devices[0].profile");
+}
+
+TEST(Config, MissingSiteTable) {
+  auto r = load("[log]\nlevel = \"info\"\n");
+  error_for(r, "site");
+}
+
+const char* kBuses = R"(
+[site]
+id = "b1"
+[[buses]]
+id = "lan"
+type = "tcp"
+host = "127.0.0.1"
+[[buses]]
+id = "lan"
+type = "rtu"
+device = "/dev/ttyUSB0"
+parity = "X"
+host = "h"
+)";
+
+TEST(Config, DuplicateIdsAndBadEnumsAllReportedAtOnce) {
+  auto r = load(kBuses);
+  const auto& dup = error_for(r, "buses[1].id");
+  EXPECT_EQ(dup.line, 9);
+  EXPECT_NE(dup.message.find("first defined on line 5"), std::string::npos);
+  error_for(r, "buses[1].parity");
+  error_for(r, "buses[1].host");  // tcp-only key on an rtu bus
+  EXPECT_EQ(r.errors.size(), 3u);
+  // Errors come in file order.
+  for (std::size_t i = 1; i < r.errors.size(); ++i) EXPECT_LE(r.errors[i - 1].line, r.errors[i].line);
+}
+
+TEST(Config, DanglingReferenceAndDuplicateUnit) {
+  auto r = load(R"(
+[site]
+id = "b1"
+[[buses]]
+id = "lan"
+type = "tcp"
+host = "127.0.0.1"
+[[devices]]
+id = "a"
+kind = "meter"
+bus = "lan"
+unit_id = 3
+profile = "sdm630"
+[[devices]]
+id = "b"
+kind = "fridge"
+bus = "wan"
+profile = "sunspec"
+[[devices]]
+id = "c"
+kind = "battery"
+bus = "lan"
+unit_id = 3
+profile = "sunspec"
+)");
+  const auto& dangling = error_for(r, "devices[1].bus");
+  EXPECT_EQ(dangling.line, 17);
+  EXPECT_EQ(dangling.message, "no bus with id \"wan\" is defined");
+  error_for(r, "devices[1].kind");
+  EXPECT_NE(error_for(r, "devices[2].unit_id").message.find("already used by device \"a\""),
+            std::string::npos);
+  EXPECT_EQ(r.errors.size(), 3u);
+}
+
+TEST(Config, ListenParsing) {
+  std::string host;
+  std::uint16_t port = 0;
+  EXPECT_TRUE(parse_listen("0.0.0.0:9000", host, port));
+  EXPECT_EQ(host, "0.0.0.0");
+  EXPECT_EQ(port, 9000);
+  EXPECT_TRUE(parse_listen("[::1]:80", host, port));
+  EXPECT_EQ(host, "::1");
+  EXPECT_FALSE(parse_listen("localhost", host, port));
+  EXPECT_FALSE(parse_listen("h:70000", host, port));
+  EXPECT_FALSE(parse_listen(":80", host, port));
+  auto r = load(std::string(kMinimal) + "[api]\nlisten = \"8080\"\n");
+  error_for(r, "api.listen");
+}
+
+TEST(Config, UnreadableFile) {
+  auto r = load_config_file("/nonexistent/gridlet.toml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].format(), "/nonexistent/gridlet.toml:0:0: error: cannot read the file");
+}
+
+TEST(Config, ReloadPlanSplitsLiveAndRestartChanges) {
+  auto a = load(kMinimal);
+  auto b = load(std::string(kMinimal) +
+                "[log]\nlevel = \"debug\"\n[storage]\ncommit_interval = \"2s\"\n[api]\nlisten = \"127.0.0.1:9\"\n");
+  ASSERT_TRUE(a.config && b.config);
+  auto plan = plan_reload(*a.config, *b.config);
+  EXPECT_EQ(plan.applied, std::vector<std::string>{"log.level"});
+  EXPECT_EQ(plan.restart_required, (std::vector<std::string>{"storage", "api.listen"}));
+  auto none = plan_reload(*a.config, *a.config);
+  EXPECT_TRUE(none.applied.empty() && none.restart_required.empty());
+}
+
+}  // namespace
+}  // namespace gridlet::config
