@@ -1,0 +1,45 @@
+#include "gateway/runtime/point_store.hpp"
+
+namespace gridlet::runtime {
+
+using adapters::Quality;
+
+void PointStore::declare(const PointKey& key, std::string unit, std::chrono::milliseconds max_age) {
+  auto [it, inserted] = points_.try_emplace(key);
+  it->second.unit = std::move(unit);
+  it->second.max_age = max_age;
+  (void)inserted;
+}
+
+bool PointStore::update(const adapters::Reading& reading) {
+  auto [it, inserted] = points_.try_emplace(PointKey{reading.device, reading.point});
+  PointValue& pv = it->second;
+  if (!inserted && reading.timestamp_ms < pv.timestamp_ms) return false;
+  if (!reading.unit.empty()) pv.unit = reading.unit;
+  pv.quality = reading.quality;
+  pv.timestamp_ms = reading.timestamp_ms;
+  // A failed or missing read keeps the last value for reference but never its good quality.
+  if (reading.quality == Quality::kGood || reading.quality == Quality::kStale) pv.value = reading.value;
+  for (const auto& listener : listeners_) listener(reading);
+  return true;
+}
+
+std::size_t PointStore::mark_stale() {
+  const std::int64_t now = clock_.now_ms();
+  std::size_t changed = 0;
+  for (auto& [key, pv] : points_) {
+    if (pv.quality == Quality::kGood && now - pv.timestamp_ms > pv.max_age.count()) {
+      pv.quality = Quality::kStale;
+      ++changed;
+    }
+  }
+  return changed;
+}
+
+std::optional<PointValue> PointStore::get(const PointKey& key) const {
+  auto it = points_.find(key);
+  if (it == points_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace gridlet::runtime
