@@ -1,0 +1,1013 @@
+// The telemetry store: a bounded in-memory queue, one writer thread that commits batches (raw
+// samples and their rollups in one transaction), a pool of read-only connections for queries,
+// and retention. The file format and the durability promise are written down in SCHEMA.md.
+#include "gateway/store/telemetry_store.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+
+#include "gateway/store/database.hpp"
+#include "gateway/store/rollup.hpp"
+
+namespace gridlet::store {
+namespace {
+
+using detail::Connection;
+using detail::Statement;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::int64_t kMinuteMs = 60'000;
+constexpr std::int64_t kQuarterHourMs = 15 * kMinuteMs;
+// Files above this size get PRAGMA quick_check at open: integrity_check reads every index and
+// takes minutes on a large file on an SD card.
+constexpr std::uint64_t kQuickCheckAboveBytes = 256ULL << 20;
+// How often the writer applies retention and the disk budget.
+constexpr auto kRetentionInterval = std::chrono::minutes(10);
+// Rows deleted per retention transaction: bounds the time the writer lock is held and WAL growth.
+constexpr std::int64_t kDeleteChunkRows = 50'000;
+// Pages released per incremental_vacuum step (4 KiB pages: 8 MiB).
+constexpr int kVacuumChunkPages = 2048;
+// Idle read connections kept open; more concurrent readers open and close their own.
+constexpr std::size_t kMaxIdleReaders = 4;
+
+std::int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Rounds step up to a whole number of buckets, never below one bucket.
+std::int64_t round_step(std::int64_t step_ms, std::int64_t bucket_ms) {
+  if (step_ms <= bucket_ms) return bucket_ms;
+  return (step_ms + bucket_ms - 1) / bucket_ms * bucket_ms;
+}
+
+constexpr const char* kInsertSampleSql =
+    // First write wins: a duplicate (series, ts) is ignored so the rollups, which cannot
+    // un-count a replaced value, stay exact. sqlite3_changes() tells the writer which rows landed.
+    "INSERT INTO samples(series_id, ts_ms, value) VALUES(?1, ?2, ?3) "
+    "ON CONFLICT(series_id, ts_ms) DO NOTHING";
+
+std::string upsert_rollup_sql(const char* table) {
+  return fmt::format(
+      "INSERT INTO {0}(series_id, bucket_ms, min_value, max_value, sum_value, sample_count, "
+      "last_ts_ms, last_value) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+      "ON CONFLICT(series_id, bucket_ms) DO UPDATE SET "
+      "min_value = min(min_value, excluded.min_value), "
+      "max_value = max(max_value, excluded.max_value), "
+      "sum_value = sum_value + excluded.sum_value, "
+      "sample_count = sample_count + excluded.sample_count, "
+      "last_value = CASE WHEN excluded.last_ts_ms >= last_ts_ms "
+      "THEN excluded.last_value ELSE last_value END, "
+      "last_ts_ms = max(last_ts_ms, excluded.last_ts_ms)",
+      table);
+}
+
+// One table of the store as retention and queries see it.
+struct TierTable {
+  const char* table;
+  const char* time_column;
+};
+constexpr TierTable kRawTable{"samples", "ts_ms"};
+constexpr TierTable kMinuteTable{"rollup_1m", "bucket_ms"};
+constexpr TierTable kQuarterHourTable{"rollup_15m", "bucket_ms"};
+
+}  // namespace
+
+std::string_view to_string(Tier t) {
+  switch (t) {
+    case Tier::kRaw:
+      return "raw";
+    case Tier::kMinute:
+      return "1m";
+    case Tier::kQuarterHour:
+      return "15m";
+  }
+  return "unknown";
+}
+
+struct TelemetryStore::Impl {
+  explicit Impl(StoreOptions opts) : options(std::move(opts)) {}
+  ~Impl();
+
+  bool open(std::string* error);
+  void register_metrics();
+  void start_writer() { writer = std::thread([this] { writer_loop(); }); }
+
+  void writer_loop();
+  void commit_batch();
+  bool write_batch_locked(std::string* error);  // caller holds db_mu
+  void set_status(std::string s);
+  void refresh_file_bytes();
+
+  void enforce_retention(std::int64_t now_ms);
+  std::int64_t delete_before(const TierTable& tier, std::int64_t cut_ms);
+  struct TimeRange {
+    std::int64_t oldest_ms;
+    std::int64_t newest_ms;
+  };
+  std::optional<TimeRange> time_range(const TierTable& tier);
+  bool enforce_budget();
+  void vacuum();
+
+  Connection acquire_reader(std::string* error) const;
+  void release_reader(Connection c) const;
+  HistoryResult history(const HistoryQuery& q) const;
+
+  const StoreOptions options;
+
+  // --- The write connection and its statements; used only with db_mu held. ---
+  std::mutex db_mu;
+  Connection db;
+  Statement begin_stmt, commit_stmt, insert_sample_stmt, upsert_1m_stmt, upsert_15m_stmt,
+      upsert_series_stmt;
+
+  // --- Series cache (complete: loaded at open, extended by series()). ---
+  mutable std::mutex series_mu;
+  std::map<std::pair<std::string, std::string>, SeriesInfo> series_by_key;
+
+  // --- The queue between producers and the writer. ---
+  std::mutex queue_mu;
+  std::condition_variable writer_cv;   // wakes the writer: work, flush or stop
+  std::condition_variable flushed_cv;  // wakes flush(): a batch finished
+  std::vector<Sample> pending;
+  std::vector<CommitCallback> pending_callbacks;
+  std::uint64_t appended_seq = 0;  // accepted append() calls
+  std::uint64_t taken_seq = 0;     // appends moved into a batch by the writer
+  std::uint64_t done_seq = 0;      // appends whose batch committed or failed
+  SteadyClock::time_point first_pending_time{};
+  bool flush_requested = false;
+  bool stopping = false;
+  std::thread writer;
+
+  // --- Writer thread only. ---
+  std::vector<Sample> batch;
+  std::vector<CommitCallback> batch_callbacks;
+  detail::BatchRollup minute_rollup{kMinuteMs};
+  detail::BatchRollup quarter_rollup{kQuarterHourMs};
+  std::uint64_t nonfinite_skipped = 0;
+
+  // --- Statistics, readable from any thread. ---
+  std::atomic<std::uint64_t> samples_enqueued{0}, samples_committed{0}, samples_dropped{0},
+      batches_committed{0}, file_bytes{0};
+  std::atomic<std::size_t> queue_depth{0};
+  std::atomic<std::int64_t> last_commit_ms{0};
+  mutable std::mutex status_mu;
+  std::string status = "ok";
+  // Data before these times was dropped by the disk budget (not by retention): queries for such
+  // ranges go to the next coarser tier. In memory only; see SCHEMA.md.
+  std::atomic<std::int64_t> raw_budget_horizon_ms{std::numeric_limits<std::int64_t>::min()};
+  std::atomic<std::int64_t> minute_budget_horizon_ms{std::numeric_limits<std::int64_t>::min()};
+
+  // --- Read connections. ---
+  mutable std::mutex readers_mu;
+  mutable std::vector<Connection> idle_readers;
+
+  // --- Metrics (null when options.metrics is null). Owned by the registry. ---
+  prometheus::Counter* m_committed = nullptr;
+  prometheus::Counter* m_dropped = nullptr;
+  prometheus::Counter* m_batches = nullptr;
+  prometheus::Histogram* m_commit_seconds = nullptr;
+  prometheus::Gauge* m_queue_depth = nullptr;
+  prometheus::Gauge* m_file_bytes = nullptr;
+};
+
+TelemetryStore::Impl::~Impl() {
+  if (writer.joinable()) {
+    {
+      std::lock_guard lock(queue_mu);
+      stopping = true;
+    }
+    writer_cv.notify_one();
+    writer.join();
+  }
+  // Readers first, so that closing the write connection (the last one) checkpoints the WAL and
+  // removes it.
+  {
+    std::lock_guard lock(readers_mu);
+    idle_readers.clear();
+  }
+  begin_stmt.reset();
+  commit_stmt.reset();
+  insert_sample_stmt.reset();
+  upsert_1m_stmt.reset();
+  upsert_15m_stmt.reset();
+  upsert_series_stmt.reset();
+  db.reset();
+}
+
+bool TelemetryStore::Impl::open(std::string* error) {
+  std::error_code ec;
+  if (options.path.has_parent_path()) {
+    std::filesystem::create_directories(options.path.parent_path(), ec);
+    if (ec) {
+      *error = fmt::format("cannot create directory {} for telemetry store: {}",
+                           options.path.parent_path().string(), ec.message());
+      return false;
+    }
+  }
+  db = detail::open_connection(options.path, /*read_only=*/false, error);
+  if (!db) return false;
+  if (!detail::check_database(db.get(), options.path, kQuickCheckAboveBytes, error)) return false;
+
+  std::string detail;
+  const auto pages = detail::query_int(db.get(), "PRAGMA page_count", &detail);
+  if (!pages) {
+    *error = fmt::format("cannot read telemetry store {}: {}", options.path.string(), detail);
+    return false;
+  }
+  if (*pages == 0) {
+    // auto_vacuum can only be chosen before the first table exists. INCREMENTAL lets retention
+    // give pages back to the file system without a full VACUUM (which would rewrite the file).
+    const std::string init =
+        fmt::format("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA application_id = {};",
+                    detail::kApplicationId);
+    if (!detail::exec(db.get(), init.c_str(), &detail)) {
+      *error = fmt::format("cannot initialise telemetry store {}: {}", options.path.string(),
+                           detail);
+      return false;
+    }
+  }
+  // WAL: readers never block the writer. synchronous=FULL: a commit is on disk (WAL fsynced)
+  // before sqlite3_step(COMMIT) returns, which is what the commit callback promises.
+  if (!detail::exec(db.get(),
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                    "PRAGMA journal_size_limit = 67108864; PRAGMA cache_size = -16384;"
+                    "PRAGMA temp_store = MEMORY;",
+                    &detail)) {
+    *error = fmt::format("cannot configure telemetry store {}: {}", options.path.string(), detail);
+    return false;
+  }
+  if (!detail::migrate(db.get(), options.path, error)) return false;
+
+  begin_stmt = detail::prepare(db.get(), "BEGIN IMMEDIATE", &detail);
+  commit_stmt = detail::prepare(db.get(), "COMMIT", &detail);
+  insert_sample_stmt = detail::prepare(db.get(), kInsertSampleSql, &detail);
+  upsert_1m_stmt = detail::prepare(db.get(), upsert_rollup_sql("rollup_1m"), &detail);
+  upsert_15m_stmt = detail::prepare(db.get(), upsert_rollup_sql("rollup_15m"), &detail);
+  upsert_series_stmt = detail::prepare(
+      db.get(),
+      "INSERT INTO series(device, point, unit) VALUES(?1, ?2, ?3) "
+      "ON CONFLICT(device, point) DO UPDATE SET unit = excluded.unit RETURNING id",
+      &detail);
+  if (!begin_stmt || !commit_stmt || !insert_sample_stmt || !upsert_1m_stmt || !upsert_15m_stmt ||
+      !upsert_series_stmt) {
+    *error = fmt::format("telemetry store {}: {}", options.path.string(), detail);
+    return false;
+  }
+
+  {
+    Statement stmt =
+        detail::prepare(db.get(), "SELECT id, device, point, unit FROM series", &detail);
+    if (!stmt) {
+      *error = fmt::format("telemetry store {}: {}", options.path.string(), detail);
+      return false;
+    }
+    auto text = [&](int col) {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), col));
+      return std::string(p != nullptr ? p : "");
+    };
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+      SeriesInfo info{sqlite3_column_int64(stmt.get(), 0), text(1), text(2), text(3)};
+      series_by_key.emplace(std::pair{info.device, info.point}, std::move(info));
+    }
+    if (rc != SQLITE_DONE) {
+      *error = fmt::format("cannot read series of telemetry store {}: {}", options.path.string(),
+                           detail::error_message(db.get()));
+      return false;
+    }
+  }
+
+  register_metrics();
+  // At open, synchronously: a daemon that was off for a week must not first answer queries
+  // with data that should be gone, and tests get a deterministic start.
+  enforce_retention(system_now_ms());
+  refresh_file_bytes();
+  return true;
+}
+
+void TelemetryStore::Impl::register_metrics() {
+  if (options.metrics == nullptr) return;
+  // prometheus-cpp throws on conflicting registrations; nothing may escape our API.
+  try {
+    auto& reg = *options.metrics;
+    m_committed = &prometheus::BuildCounter()
+                       .Name("gridlet_store_samples_committed_total")
+                       .Help("Samples in batches that committed to the telemetry store")
+                       .Register(reg)
+                       .Add({});
+    m_dropped = &prometheus::BuildCounter()
+                     .Name("gridlet_store_samples_dropped_total")
+                     .Help("Samples rejected because the telemetry store queue was full")
+                     .Register(reg)
+                     .Add({});
+    m_batches = &prometheus::BuildCounter()
+                     .Name("gridlet_store_batches_total")
+                     .Help("Batches committed to the telemetry store")
+                     .Register(reg)
+                     .Add({});
+    m_commit_seconds =
+        &prometheus::BuildHistogram()
+             .Name("gridlet_store_batch_commit_seconds")
+             .Help("Time to write and commit one batch, including fsync")
+             .Register(reg)
+             .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                              0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+    m_queue_depth = &prometheus::BuildGauge()
+                         .Name("gridlet_store_queue_depth")
+                         .Help("Samples waiting for the telemetry store writer")
+                         .Register(reg)
+                         .Add({});
+    m_file_bytes = &prometheus::BuildGauge()
+                        .Name("gridlet_store_file_bytes")
+                        .Help("Size on disk of the telemetry database and its WAL")
+                        .Register(reg)
+                        .Add({});
+  } catch (const std::exception& e) {
+    spdlog::warn("telemetry store: metrics not registered: {}", e.what());
+    m_committed = m_dropped = m_batches = nullptr;
+    m_commit_seconds = nullptr;
+    m_queue_depth = m_file_bytes = nullptr;
+  }
+}
+
+void TelemetryStore::Impl::set_status(std::string s) {
+  std::lock_guard lock(status_mu);
+  status = std::move(s);
+}
+
+void TelemetryStore::Impl::refresh_file_bytes() {
+  const auto bytes = detail::file_bytes_on_disk(options.path);
+  file_bytes.store(bytes, std::memory_order_relaxed);
+  if (m_file_bytes != nullptr) m_file_bytes->Set(static_cast<double>(bytes));
+}
+
+// ------------------------------------------------------------------------------------------
+// Writer
+
+void TelemetryStore::Impl::writer_loop() {
+  auto next_retention = SteadyClock::now() + kRetentionInterval;
+  std::unique_lock lock(queue_mu);
+  for (;;) {
+    const auto now = SteadyClock::now();
+    const bool has_work = appended_seq != taken_seq;
+    const bool due = has_work && (stopping || flush_requested ||
+                                  pending.size() >= options.max_batch_samples ||
+                                  now >= first_pending_time + options.commit_interval);
+    if (due) {
+      batch.swap(pending);
+      batch_callbacks.swap(pending_callbacks);
+      const std::uint64_t seq = appended_seq;
+      taken_seq = seq;
+      flush_requested = false;
+      queue_depth.store(0, std::memory_order_relaxed);
+      lock.unlock();
+      if (m_queue_depth != nullptr) m_queue_depth->Set(0);
+      commit_batch();
+      lock.lock();
+      done_seq = seq;
+      flushed_cv.notify_all();
+      continue;
+    }
+    if (stopping) break;  // nothing left to write
+    if (now >= next_retention) {
+      lock.unlock();
+      enforce_retention(system_now_ms());
+      lock.lock();
+      next_retention = SteadyClock::now() + kRetentionInterval;
+      continue;
+    }
+    auto wake = next_retention;
+    if (has_work) wake = std::min(wake, first_pending_time + options.commit_interval);
+    writer_cv.wait_until(lock, wake);
+  }
+}
+
+bool TelemetryStore::Impl::write_batch_locked(std::string* error) {
+  sqlite3* const conn = db.get();
+  auto fail = [&](const char* what) {
+    *error = fmt::format("{}: {}", what, detail::error_message(conn));
+    return false;
+  };
+  if (sqlite3_step(begin_stmt.get()) != SQLITE_DONE) {
+    sqlite3_reset(begin_stmt.get());
+    return fail("begin failed");
+  }
+  sqlite3_reset(begin_stmt.get());
+
+  minute_rollup.clear();
+  quarter_rollup.clear();
+  sqlite3_stmt* const insert = insert_sample_stmt.get();
+  for (const Sample& s : batch) {
+    // NaN would be stored as NULL and abort the batch on NOT NULL; infinities would poison the
+    // rollup sums. Devices report such values as "missing", not as numbers, so skip them.
+    if (!std::isfinite(s.value)) {
+      ++nonfinite_skipped;
+      continue;
+    }
+    sqlite3_bind_int64(insert, 1, s.series);
+    sqlite3_bind_int64(insert, 2, s.timestamp_ms);
+    sqlite3_bind_double(insert, 3, s.value);
+    const int rc = sqlite3_step(insert);
+    sqlite3_reset(insert);
+    if (rc != SQLITE_DONE) return fail("insert failed");
+    // 0 changes: a duplicate (series, ts) that was ignored; it must not count in the rollups.
+    if (sqlite3_changes(conn) == 1) minute_rollup.add_sample(s.series, s.timestamp_ms, s.value);
+  }
+
+  auto upsert = [&](sqlite3_stmt* stmt, const detail::BucketAggregate& b) {
+    sqlite3_bind_int64(stmt, 1, b.series);
+    sqlite3_bind_int64(stmt, 2, b.bucket_ms);
+    sqlite3_bind_double(stmt, 3, b.min);
+    sqlite3_bind_double(stmt, 4, b.max);
+    sqlite3_bind_double(stmt, 5, b.sum);
+    sqlite3_bind_int64(stmt, 6, b.count);
+    sqlite3_bind_int64(stmt, 7, b.last_ts_ms);
+    sqlite3_bind_double(stmt, 8, b.last_value);
+    const int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE;
+  };
+  for (const auto& b : minute_rollup.buckets()) {
+    quarter_rollup.add_aggregate(b);
+    if (!upsert(upsert_1m_stmt.get(), b)) return fail("rollup_1m upsert failed");
+  }
+  for (const auto& b : quarter_rollup.buckets()) {
+    if (!upsert(upsert_15m_stmt.get(), b)) return fail("rollup_15m upsert failed");
+  }
+
+  const int rc = sqlite3_step(commit_stmt.get());
+  sqlite3_reset(commit_stmt.get());
+  if (rc != SQLITE_DONE) return fail("commit failed");
+  return true;
+}
+
+void TelemetryStore::Impl::commit_batch() {
+  const auto started = SteadyClock::now();
+  std::string error;
+  bool ok = false;
+  {
+    std::lock_guard lock(db_mu);
+    ok = write_batch_locked(&error);
+    if (!ok && sqlite3_get_autocommit(db.get()) == 0) {
+      // Disk full or I/O error: roll back so the next batch starts clean. The samples of this
+      // batch are lost; their callbacks hear ok=false.
+      detail::exec(db.get(), "ROLLBACK", nullptr);
+    }
+  }
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  const auto n = static_cast<std::uint64_t>(batch.size());
+  if (ok) {
+    samples_committed.fetch_add(n, std::memory_order_relaxed);
+    batches_committed.fetch_add(1, std::memory_order_relaxed);
+    last_commit_ms.store(system_now_ms(), std::memory_order_relaxed);
+    if (m_committed != nullptr) m_committed->Increment(static_cast<double>(n));
+    if (m_batches != nullptr) m_batches->Increment();
+    if (m_commit_seconds != nullptr) m_commit_seconds->Observe(seconds);
+    set_status("ok");
+  } else {
+    spdlog::error("telemetry store {}: batch of {} samples not stored: {}",
+                  options.path.string(), n, error);
+    set_status(error);
+  }
+  if (nonfinite_skipped > 0) {
+    spdlog::warn("telemetry store {}: skipped {} non-finite sample values", options.path.string(),
+                 nonfinite_skipped);
+    nonfinite_skipped = 0;
+  }
+  refresh_file_bytes();
+  for (auto& cb : batch_callbacks) {
+    if (cb) cb(ok);
+  }
+  batch.clear();
+  batch_callbacks.clear();
+}
+
+// ------------------------------------------------------------------------------------------
+// Retention and disk budget
+
+// Deletes rows older than cut_ms from one tier, series by series, in transactions of at most
+// kDeleteChunkRows rows so the writer waits at most one chunk. Returns rows deleted, -1 on error.
+std::int64_t TelemetryStore::Impl::delete_before(const TierTable& tier, std::int64_t cut_ms) {
+  std::string error;
+  // Series ids come from the table itself (skip-scan over the primary key), so rows of ids that
+  // were never registered through series() are covered too.
+  Statement next_series, delete_chunk;
+  {
+    std::lock_guard lock(db_mu);
+    next_series = detail::prepare(
+        db.get(),
+        fmt::format("SELECT series_id FROM {} WHERE series_id > ?1 ORDER BY series_id LIMIT 1",
+                    tier.table),
+        &error);
+    // Deletes the oldest rows below cut: at most ?3 of them (those older than the ?3-th oldest).
+    delete_chunk = detail::prepare(
+        db.get(),
+        fmt::format("DELETE FROM {0} WHERE series_id = ?1 AND {1} < coalesce(("
+                    "SELECT {1} FROM {0} WHERE series_id = ?1 AND {1} < ?2 ORDER BY {1} "
+                    "LIMIT 1 OFFSET ?3), ?2)",
+                    tier.table, tier.time_column),
+        &error);
+  }
+  // The statements belong to the write connection, so they are finalized under its mutex too.
+  struct FinalizeLocked {
+    std::mutex& mu;
+    Statement& a;
+    Statement& b;
+    ~FinalizeLocked() {
+      std::lock_guard lock(mu);
+      a.reset();
+      b.reset();
+    }
+  } finalize_locked{db_mu, next_series, delete_chunk};
+  if (!next_series || !delete_chunk) {
+    spdlog::error("telemetry store {}: retention on {}: {}", options.path.string(), tier.table,
+                  error);
+    return -1;
+  }
+
+  std::int64_t total_deleted = 0;
+  std::int64_t series = std::numeric_limits<std::int64_t>::min();
+  bool more_series = true;
+  while (more_series) {
+    std::lock_guard lock(db_mu);
+    if (!detail::exec(db.get(), "BEGIN IMMEDIATE", &error)) break;
+    std::int64_t deleted_in_txn = 0;
+    bool failed = false;
+    while (deleted_in_txn < kDeleteChunkRows) {
+      sqlite3_bind_int64(next_series.get(), 1, series);
+      const int rc = sqlite3_step(next_series.get());
+      if (rc != SQLITE_ROW) {
+        sqlite3_reset(next_series.get());
+        if (rc != SQLITE_DONE) failed = true;
+        more_series = false;
+        break;
+      }
+      const std::int64_t id = sqlite3_column_int64(next_series.get(), 0);
+      sqlite3_reset(next_series.get());
+      sqlite3_bind_int64(delete_chunk.get(), 1, id);
+      sqlite3_bind_int64(delete_chunk.get(), 2, cut_ms);
+      sqlite3_bind_int64(delete_chunk.get(), 3, kDeleteChunkRows - deleted_in_txn);
+      const int drc = sqlite3_step(delete_chunk.get());
+      sqlite3_reset(delete_chunk.get());
+      if (drc != SQLITE_DONE) {
+        failed = true;
+        break;
+      }
+      const std::int64_t deleted = sqlite3_changes(db.get());
+      deleted_in_txn += deleted;
+      // This series is done unless the chunk limit cut it short; then revisit it next round.
+      if (deleted_in_txn < kDeleteChunkRows) series = id;
+    }
+    if (failed) {
+      error = detail::error_message(db.get());
+      detail::exec(db.get(), "ROLLBACK", nullptr);
+      spdlog::error("telemetry store {}: retention on {} failed: {}", options.path.string(),
+                    tier.table, error);
+      return -1;
+    }
+    if (!detail::exec(db.get(), "COMMIT", &error)) {
+      detail::exec(db.get(), "ROLLBACK", nullptr);
+      spdlog::error("telemetry store {}: retention commit on {} failed: {}",
+                    options.path.string(), tier.table, error);
+      return -1;
+    }
+    total_deleted += deleted_in_txn;
+  }
+  return total_deleted;
+}
+
+// Oldest and newest time in a tier, found per series through the primary key (a plain
+// min()/max() over the whole table would scan it). nullopt when the tier is empty.
+std::optional<TelemetryStore::Impl::TimeRange> TelemetryStore::Impl::time_range(
+    const TierTable& tier) {
+  std::lock_guard lock(db_mu);
+  Statement next_series = detail::prepare(
+      db.get(),
+      fmt::format("SELECT series_id FROM {} WHERE series_id > ?1 ORDER BY series_id LIMIT 1",
+                  tier.table),
+      nullptr);
+  Statement oldest = detail::prepare(
+      db.get(), fmt::format("SELECT min({1}) FROM {0} WHERE series_id = ?1", tier.table,
+                            tier.time_column),
+      nullptr);
+  Statement newest = detail::prepare(
+      db.get(), fmt::format("SELECT max({1}) FROM {0} WHERE series_id = ?1", tier.table,
+                            tier.time_column),
+      nullptr);
+  if (!next_series || !oldest || !newest) return std::nullopt;
+  std::optional<TimeRange> range;
+  std::int64_t series = std::numeric_limits<std::int64_t>::min();
+  auto one = [](sqlite3_stmt* stmt, std::int64_t id) -> std::optional<std::int64_t> {
+    sqlite3_bind_int64(stmt, 1, id);
+    std::optional<std::int64_t> v;
+    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
+      v = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_reset(stmt);
+    return v;
+  };
+  while (const auto id = one(next_series.get(), series)) {
+    series = *id;
+    const auto lo = one(oldest.get(), series);
+    const auto hi = one(newest.get(), series);
+    if (!lo || !hi) continue;
+    if (!range) {
+      range = TimeRange{*lo, *hi};
+    } else {
+      range->oldest_ms = std::min(range->oldest_ms, *lo);
+      range->newest_ms = std::max(range->newest_ms, *hi);
+    }
+  }
+  return range;
+}
+
+// Drops the oldest raw samples, then the oldest 1-minute rollups, until the live pages fit the
+// budget. The 15-minute tier is never dropped: it is small and it is the long-term record.
+bool TelemetryStore::Impl::enforce_budget() {
+  if (options.disk_budget_bytes == 0) return false;
+  bool deleted_any = false;
+  // Each round deletes roughly the share of the oldest time span that is over budget; a few
+  // rounds converge even when the tier is only part of the file.
+  for (int round = 0; round < 64; ++round) {
+    std::optional<std::uint64_t> used;
+    {
+      std::lock_guard lock(db_mu);
+      used = detail::used_bytes(db.get());
+    }
+    if (!used || *used <= options.disk_budget_bytes) return deleted_any;
+
+    const TierTable* tier = nullptr;
+    std::optional<TimeRange> range;
+    for (const TierTable* candidate : {&kRawTable, &kMinuteTable}) {
+      range = time_range(*candidate);
+      if (range) {
+        tier = candidate;
+        break;
+      }
+    }
+    if (tier == nullptr) {
+      spdlog::warn(
+          "telemetry store {}: {} bytes exceed the disk budget of {} bytes, but only 15-minute "
+          "rollups are left; they are kept",
+          options.path.string(), *used, options.disk_budget_bytes);
+      return deleted_any;
+    }
+    const double over = static_cast<double>(*used - options.disk_budget_bytes) /
+                        static_cast<double>(*used);
+    const double span = static_cast<double>(range->newest_ms - range->oldest_ms + 1);
+    // A little more than the share over budget: freed pages lag deleted rows slightly.
+    const auto advance =
+        std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(span * std::min(1.0, over + 0.02))));
+    const std::int64_t cut = range->oldest_ms + advance;
+    const std::int64_t deleted = delete_before(*tier, cut);
+    if (deleted < 0) return deleted_any;
+    deleted_any = deleted_any || deleted > 0;
+    auto& horizon = tier == &kRawTable ? raw_budget_horizon_ms : minute_budget_horizon_ms;
+    std::int64_t prev = horizon.load();
+    while (prev < cut && !horizon.compare_exchange_weak(prev, cut)) {
+    }
+    spdlog::info("telemetry store {}: over disk budget ({} > {} bytes): dropped {} {} rows older "
+                 "than {} ms",
+                 options.path.string(), *used, options.disk_budget_bytes, deleted, tier->table,
+                 cut);
+  }
+  return deleted_any;
+}
+
+// Gives free pages back to the file system. In WAL mode the file shrinks at the next checkpoint,
+// so checkpoint right away (TRUNCATE also resets the WAL file to zero bytes).
+void TelemetryStore::Impl::vacuum() {
+  for (;;) {
+    std::lock_guard lock(db_mu);
+    const auto free_pages = detail::query_int(db.get(), "PRAGMA freelist_count", nullptr);
+    if (!free_pages || *free_pages == 0) break;
+    const std::string sql = fmt::format("PRAGMA incremental_vacuum({})", kVacuumChunkPages);
+    std::string error;
+    if (!detail::exec(db.get(), sql.c_str(), &error)) {
+      spdlog::warn("telemetry store {}: incremental_vacuum: {}", options.path.string(), error);
+      break;
+    }
+    // auto_vacuum=NONE (a file from elsewhere): nothing is released, stop instead of spinning.
+    const auto after = detail::query_int(db.get(), "PRAGMA freelist_count", nullptr);
+    if (!after || *after >= *free_pages) break;
+  }
+  std::lock_guard lock(db_mu);
+  // Busy (a reader holds an old snapshot) is fine: the next checkpoint finishes the job.
+  sqlite3_wal_checkpoint_v2(db.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+}
+
+void TelemetryStore::Impl::enforce_retention(std::int64_t now_ms) {
+  std::int64_t deleted = 0;
+  const std::pair<const TierTable*, std::chrono::milliseconds> tiers[] = {
+      {&kRawTable, options.raw_retention},
+      {&kMinuteTable, options.rollup_1m_retention},
+      {&kQuarterHourTable, options.rollup_15m_retention},
+  };
+  for (const auto& [tier, retention] : tiers) {
+    if (retention.count() <= 0) continue;  // 0 = keep forever
+    const std::int64_t n = delete_before(*tier, now_ms - retention.count());
+    if (n > 0) deleted += n;
+  }
+  const bool budget_deleted = enforce_budget();
+  if (deleted > 0 || budget_deleted) vacuum();
+  refresh_file_bytes();
+}
+
+// ------------------------------------------------------------------------------------------
+// Queries
+
+Connection TelemetryStore::Impl::acquire_reader(std::string* error) const {
+  {
+    std::lock_guard lock(readers_mu);
+    if (!idle_readers.empty()) {
+      Connection c = std::move(idle_readers.back());
+      idle_readers.pop_back();
+      return c;
+    }
+  }
+  return detail::open_connection(options.path, /*read_only=*/true, error);
+}
+
+void TelemetryStore::Impl::release_reader(Connection c) const {
+  std::lock_guard lock(readers_mu);
+  if (idle_readers.size() < kMaxIdleReaders) idle_readers.push_back(std::move(c));
+}
+
+HistoryResult TelemetryStore::Impl::history(const HistoryQuery& q) const {
+  HistoryResult result;
+  const std::int64_t now_ms = system_now_ms();
+  auto horizon = [&](std::chrono::milliseconds retention, std::int64_t budget_horizon) {
+    const std::int64_t by_retention = retention.count() > 0
+                                          ? now_ms - retention.count()
+                                          : std::numeric_limits<std::int64_t>::min();
+    return std::max(by_retention, budget_horizon);
+  };
+  const bool raw_ok = q.step_ms < kMinuteMs &&
+                      q.from_ms >= horizon(options.raw_retention, raw_budget_horizon_ms.load());
+  const bool minute_ok =
+      q.step_ms < kQuarterHourMs &&
+      q.from_ms >= horizon(options.rollup_1m_retention, minute_budget_horizon_ms.load());
+
+  TierTable table = kRawTable;
+  std::int64_t step = 0;  // 0: raw rows, no aggregation
+  if (raw_ok) {
+    result.tier = Tier::kRaw;
+    step = q.step_ms > 1 ? q.step_ms : 0;
+    result.step_ms = step;
+  } else if (minute_ok) {
+    result.tier = Tier::kMinute;
+    table = kMinuteTable;
+    step = round_step(q.step_ms, kMinuteMs);
+    result.step_ms = step;
+  } else {
+    result.tier = Tier::kQuarterHour;
+    table = kQuarterHourTable;
+    step = round_step(q.step_ms, kQuarterHourMs);
+    result.step_ms = step;
+  }
+  if (q.to_ms <= q.from_ms) return result;
+
+  // Every tier seen through the same columns: t, mn, mx, sm, cnt, lts (time of last), lv.
+  const std::string source =
+      result.tier == Tier::kRaw
+          ? std::string("SELECT ts_ms AS t, value AS mn, value AS mx, value AS sm, 1 AS cnt, "
+                        "ts_ms AS lts, value AS lv FROM samples "
+                        "WHERE series_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3")
+          : fmt::format("SELECT bucket_ms AS t, min_value AS mn, max_value AS mx, sum_value AS sm, "
+                        "sample_count AS cnt, last_ts_ms AS lts, last_value AS lv FROM {} "
+                        "WHERE series_id = ?1 AND bucket_ms >= ?2 AND bucket_ms < ?3",
+                        table.table);
+  const std::int64_t native_ms = result.tier == Tier::kRaw      ? 0
+                                 : result.tier == Tier::kMinute ? kMinuteMs
+                                                                : kQuarterHourMs;
+  std::string sql;
+  if (step == 0 || step == native_ms) {
+    sql = source + " ORDER BY t";
+  } else {
+    // Step buckets are aligned to the Unix epoch (floor, also for negative times). "last" is the
+    // value of the row with the latest time in the step bucket; FIRST_VALUE gives it to every row
+    // of the bucket, so MAX(lv) just picks that one value.
+    const std::string bucket = "(t - (((t % ?4) + ?4) % ?4))";
+    sql = fmt::format(
+        "SELECT b, min(mn), max(mx), sum(sm), sum(cnt), max(lv) FROM ("
+        "SELECT {0} AS b, mn, mx, sm, cnt, "
+        "first_value(lv) OVER (PARTITION BY {0} ORDER BY lts DESC) AS lv FROM ({1})) "
+        "GROUP BY b ORDER BY b",
+        bucket, source);
+  }
+  // A bucket is returned when its start lies in [from floored to the step, to).
+  const std::int64_t from = step > 0 ? detail::bucket_start(q.from_ms, step) : q.from_ms;
+
+  std::string error;
+  Connection reader = acquire_reader(&error);
+  if (!reader) {
+    spdlog::error("telemetry store history: {}", error);
+    return result;
+  }
+  Statement stmt = detail::prepare(reader.get(), sql, &error);
+  if (!stmt) {
+    spdlog::error("telemetry store history: {}", error);
+    return result;
+  }
+  sqlite3_bind_int64(stmt.get(), 1, q.series);
+  sqlite3_bind_int64(stmt.get(), 2, from);
+  sqlite3_bind_int64(stmt.get(), 3, q.to_ms);
+  if (step > 0 && step != native_ms) sqlite3_bind_int64(stmt.get(), 4, step);
+  const bool aggregated = step > 0 && step != native_ms;
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    sqlite3_stmt* s = stmt.get();
+    HistoryRow row;
+    row.timestamp_ms = sqlite3_column_int64(s, 0);
+    row.min = sqlite3_column_double(s, 1);
+    row.max = sqlite3_column_double(s, 2);
+    const double sum = sqlite3_column_double(s, 3);
+    row.count = sqlite3_column_int64(s, 4);
+    row.last = sqlite3_column_double(s, aggregated ? 5 : 6);
+    // Weighted by count: the mean of all samples, not the mean of bucket means.
+    row.mean = row.count > 0 ? sum / static_cast<double>(row.count) : 0.0;
+    result.rows.push_back(row);
+  }
+  if (rc != SQLITE_DONE) {
+    spdlog::error("telemetry store history: {}", detail::error_message(reader.get()));
+    result.rows.clear();
+  }
+  stmt.reset();
+  release_reader(std::move(reader));
+  return result;
+}
+
+// ------------------------------------------------------------------------------------------
+// Public API
+
+TelemetryStore::TelemetryStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+TelemetryStore::~TelemetryStore() = default;
+
+std::unique_ptr<TelemetryStore> TelemetryStore::open(const StoreOptions& options,
+                                                     OpenError* error) {
+  std::string message;
+  try {
+    auto impl = std::make_unique<Impl>(options);
+    if (!impl->open(&message)) {
+      spdlog::error("{}", message);
+      if (error != nullptr) error->message = message;
+      return nullptr;
+    }
+    impl->start_writer();
+    spdlog::info("telemetry store {} open", options.path.string());
+    return std::unique_ptr<TelemetryStore>(new TelemetryStore(std::move(impl)));
+  } catch (const std::exception& e) {  // bad_alloc, thread creation failure
+    message = fmt::format("cannot open telemetry store {}: {}", options.path.string(), e.what());
+    spdlog::error("{}", message);
+    if (error != nullptr) error->message = message;
+    return nullptr;
+  }
+}
+
+SeriesId TelemetryStore::series(std::string_view device, std::string_view point,
+                                std::string_view unit) {
+  std::pair<std::string, std::string> key{device, point};
+  {
+    std::lock_guard lock(impl_->series_mu);
+    auto it = impl_->series_by_key.find(key);
+    if (it != impl_->series_by_key.end() && it->second.unit == unit) return it->second.id;
+  }
+  // Unknown (or its unit changed): write it now, in its own durable transaction.
+  SeriesId id = 0;
+  {
+    std::lock_guard lock(impl_->db_mu);
+    sqlite3_stmt* stmt = impl_->upsert_series_stmt.get();
+    sqlite3_bind_text(stmt, 1, device.data(), static_cast<int>(device.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, point.data(), static_cast<int>(point.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 3, unit.data(), static_cast<int>(unit.size()), SQLITE_TRANSIENT);
+    if (sqlite3_step(stmt) == SQLITE_ROW) id = sqlite3_column_int64(stmt, 0);
+    // Step to the end so the statement (and its implicit transaction) completes.
+    const int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) id = 0;
+    if (id == 0) {
+      spdlog::error("telemetry store {}: cannot register series {}/{}: {}",
+                    impl_->options.path.string(), device, point,
+                    detail::error_message(impl_->db.get()));
+    }
+    sqlite3_reset(stmt);
+  }
+  if (id == 0) return 0;
+  std::lock_guard lock(impl_->series_mu);
+  impl_->series_by_key[key] = SeriesInfo{id, key.first, key.second, std::string(unit)};
+  return id;
+}
+
+std::vector<SeriesInfo> TelemetryStore::list_series() const {
+  std::vector<SeriesInfo> out;
+  {
+    std::lock_guard lock(impl_->series_mu);
+    out.reserve(impl_->series_by_key.size());
+    for (const auto& [key, info] : impl_->series_by_key) out.push_back(info);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
+std::optional<SeriesInfo> TelemetryStore::find_series(std::string_view device,
+                                                      std::string_view point) const {
+  std::lock_guard lock(impl_->series_mu);
+  auto it = impl_->series_by_key.find(std::pair<std::string, std::string>{device, point});
+  if (it == impl_->series_by_key.end()) return std::nullopt;
+  return it->second;
+}
+
+bool TelemetryStore::append(std::span<const Sample> samples, CommitCallback cb) {
+  Impl& s = *impl_;
+  bool wake_writer = false;
+  std::size_t depth = 0;
+  {
+    std::lock_guard lock(s.queue_mu);
+    if (s.pending.size() + samples.size() > s.options.queue_limit_samples) {
+      s.samples_dropped.fetch_add(samples.size(), std::memory_order_relaxed);
+      if (s.m_dropped != nullptr) s.m_dropped->Increment(static_cast<double>(samples.size()));
+      return false;
+    }
+    if (s.appended_seq == s.taken_seq) {
+      // First append since the last batch was taken: the commit interval starts now.
+      s.first_pending_time = SteadyClock::now();
+      wake_writer = true;
+    }
+    s.pending.insert(s.pending.end(), samples.begin(), samples.end());
+    if (cb) s.pending_callbacks.push_back(std::move(cb));
+    ++s.appended_seq;
+    depth = s.pending.size();
+    s.queue_depth.store(depth, std::memory_order_relaxed);
+    if (depth >= s.options.max_batch_samples && depth - samples.size() < s.options.max_batch_samples) {
+      wake_writer = true;
+    }
+  }
+  s.samples_enqueued.fetch_add(samples.size(), std::memory_order_relaxed);
+  if (s.m_queue_depth != nullptr) s.m_queue_depth->Set(static_cast<double>(depth));
+  if (wake_writer) s.writer_cv.notify_one();
+  return true;
+}
+
+void TelemetryStore::flush() {
+  Impl& s = *impl_;
+  std::unique_lock lock(s.queue_mu);
+  const std::uint64_t target = s.appended_seq;
+  if (s.done_seq >= target) return;
+  s.flush_requested = true;
+  s.writer_cv.notify_one();
+  s.flushed_cv.wait(lock, [&] { return s.done_seq >= target; });
+}
+
+HistoryResult TelemetryStore::history(const HistoryQuery& query) const {
+  try {
+    return impl_->history(query);
+  } catch (const std::exception& e) {
+    spdlog::error("telemetry store history: {}", e.what());
+    return {};
+  }
+}
+
+void TelemetryStore::enforce_retention(std::int64_t now_ms) {
+  try {
+    impl_->enforce_retention(now_ms);
+  } catch (const std::exception& e) {
+    spdlog::error("telemetry store retention: {}", e.what());
+  }
+}
+
+StoreStats TelemetryStore::stats() const {
+  const Impl& s = *impl_;
+  StoreStats out;
+  out.samples_enqueued = s.samples_enqueued.load(std::memory_order_relaxed);
+  out.samples_committed = s.samples_committed.load(std::memory_order_relaxed);
+  out.samples_dropped = s.samples_dropped.load(std::memory_order_relaxed);
+  out.batches_committed = s.batches_committed.load(std::memory_order_relaxed);
+  out.queue_depth = s.queue_depth.load(std::memory_order_relaxed);
+  out.file_bytes = s.file_bytes.load(std::memory_order_relaxed);
+  out.last_commit_ms = s.last_commit_ms.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lock(s.status_mu);
+    out.status = s.status;
+  }
+  return out;
+}
+
+}  // namespace gridlet::store

@@ -1,0 +1,138 @@
+// The telemetry store: raw samples plus 1-minute and 15-minute rollups in one SQLite file.
+//
+// Thread model: append() may be called from any thread; it only enqueues. One writer thread owns
+// the write connection and commits one transaction per batch every commit interval (or sooner when
+// a batch is full). Queries open their own read-only connections (WAL readers never block the
+// writer), so they may run on any thread except the event loop (they touch the disk).
+//
+// Durability: a sample is "committed" once the transaction that holds it has committed in WAL
+// mode with synchronous=FULL; committed samples survive kill -9 and power loss. At most one
+// commit interval of enqueued, uncommitted samples is lost on a crash.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace prometheus {
+class Registry;
+}
+
+namespace gridlet::store {
+
+struct StoreOptions {
+  std::filesystem::path path;  // the database file, e.g. <data_dir>/telemetry.db
+  std::chrono::milliseconds commit_interval{1000};
+  std::size_t max_batch_samples = 20000;
+  std::size_t queue_limit_samples = 1000000;
+  std::chrono::milliseconds raw_retention{std::chrono::hours(24 * 7)};   // 0 = forever
+  std::chrono::milliseconds rollup_1m_retention{std::chrono::hours(24 * 90)};
+  std::chrono::milliseconds rollup_15m_retention{0};
+  std::uint64_t disk_budget_bytes = 2ULL << 30;
+  prometheus::Registry* metrics = nullptr;  // optional; metrics are registered when set
+};
+
+using SeriesId = std::int64_t;
+
+struct Sample {
+  SeriesId series = 0;
+  std::int64_t timestamp_ms = 0;  // Unix milliseconds
+  double value = 0.0;
+};
+
+struct SeriesInfo {
+  SeriesId id = 0;
+  std::string device;
+  std::string point;
+  std::string unit;
+};
+
+enum class Tier : std::uint8_t { kRaw, kMinute, kQuarterHour };
+std::string_view to_string(Tier t);
+
+// One row of a history answer. For raw rows min = max = mean = last = value and count = 1.
+struct HistoryRow {
+  std::int64_t timestamp_ms = 0;  // start of the bucket (raw: the sample time)
+  double min = 0, max = 0, mean = 0, last = 0;
+  std::int64_t count = 0;
+};
+
+struct HistoryQuery {
+  SeriesId series = 0;
+  std::int64_t from_ms = 0;  // inclusive
+  std::int64_t to_ms = 0;    // exclusive
+  std::int64_t step_ms = 0;  // wanted resolution; 0 = finest retained
+};
+
+struct HistoryResult {
+  Tier tier = Tier::kRaw;
+  std::int64_t step_ms = 0;  // resolution of the rows returned
+  std::vector<HistoryRow> rows;
+};
+
+struct StoreStats {
+  std::uint64_t samples_enqueued = 0;
+  std::uint64_t samples_committed = 0;
+  std::uint64_t samples_dropped = 0;  // rejected because the queue was full
+  std::uint64_t batches_committed = 0;
+  std::size_t queue_depth = 0;
+  std::uint64_t file_bytes = 0;
+  std::int64_t last_commit_ms = 0;  // Unix ms of the last commit, 0 if none
+  std::string status;                // "ok" or the last write error
+};
+
+// Outcome of opening: a damaged database is refused with a message telling how to recover.
+struct OpenError {
+  std::string message;
+};
+
+class TelemetryStore {
+ public:
+  // Called on the writer thread after the batch holding the samples committed (ok=true) or
+  // failed (ok=false). Must be quick; post to your own executor for real work.
+  using CommitCallback = std::function<void(bool ok)>;
+
+  // Opens or creates the database, runs migrations and PRAGMA integrity_check (quick_check on
+  // large files), starts the writer thread.
+  static std::unique_ptr<TelemetryStore> open(const StoreOptions& options, OpenError* error);
+
+  ~TelemetryStore();  // flushes and stops the writer
+  TelemetryStore(const TelemetryStore&) = delete;
+  TelemetryStore& operator=(const TelemetryStore&) = delete;
+
+  // Returns the id of the series, creating it (durably) on first use. Thread-safe, cached.
+  SeriesId series(std::string_view device, std::string_view point, std::string_view unit);
+  std::vector<SeriesInfo> list_series() const;
+  std::optional<SeriesInfo> find_series(std::string_view device, std::string_view point) const;
+
+  // Enqueues samples. Returns false (and counts them dropped) when the queue is full. When cb is
+  // set it is called once, after the last of these samples committed or failed.
+  bool append(std::span<const Sample> samples, CommitCallback cb = {});
+
+  // Blocks until everything enqueued before the call is committed.
+  void flush();
+
+  // Picks the tier: raw when step_ms < 60 s and the range is within raw retention, 1-minute when
+  // step_ms < 15 min and within its retention, else 15-minute. Runs on the calling thread.
+  HistoryResult history(const HistoryQuery& query) const;
+
+  // Deletes data older than each tier's retention and enforces the disk budget. The writer runs
+  // it periodically; exposed for tests. now_ms is "now" in Unix ms.
+  void enforce_retention(std::int64_t now_ms);
+
+  StoreStats stats() const;
+
+ private:
+  struct Impl;
+  explicit TelemetryStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gridlet::store
