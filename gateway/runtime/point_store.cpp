@@ -11,7 +11,7 @@ void PointStore::declare(const PointKey& key, std::string unit, std::chrono::mil
   (void)inserted;
 }
 
-bool PointStore::update(const adapters::Reading& reading) {
+bool PointStore::update(const adapters::Reading& reading, Origin origin) {
   auto [it, inserted] = points_.try_emplace(PointKey{reading.device, reading.point});
   PointValue& pv = it->second;
   if (!inserted && reading.timestamp_ms < pv.timestamp_ms) return false;
@@ -20,7 +20,9 @@ bool PointStore::update(const adapters::Reading& reading) {
   pv.timestamp_ms = reading.timestamp_ms;
   // A failed or missing read keeps the last value for reference but never its good quality.
   if (reading.quality == Quality::kGood || reading.quality == Quality::kStale) pv.value = reading.value;
-  for (const auto& listener : listeners_) listener(reading);
+  if (origin == Origin::kAdapter) {
+    for (const auto& listener : listeners_) listener(reading);
+  }
   return true;
 }
 

@@ -1,6 +1,6 @@
 // The point store: the latest value of every point of every device, with its quality and time.
 // Adapters publish readings into it (through a LoopReadingSink, on the event loop); the API and the
-// DR engine read it. Listeners (the telemetry store) see every accepted reading.
+// DR engine read it. Listeners (the telemetry store) see every accepted adapter reading.
 // Thread: event loop only.
 #pragma once
 
@@ -40,8 +40,12 @@ class PointStore {
 
   // Declares a point before its first reading so the API shows it as missing, not absent.
   void declare(const PointKey& key, std::string unit, std::chrono::milliseconds max_age);
+  // Where a reading comes from: a device adapter (listeners persist it), or a path that has
+  // already committed it to the telemetry store (API ingest; listeners are not told).
+  enum class Origin : std::uint8_t { kAdapter, kAlreadyStored };
+
   // Records a reading. A reading older than the value held is ignored (returns false).
-  bool update(const adapters::Reading& reading);
+  bool update(const adapters::Reading& reading, Origin origin = Origin::kAdapter);
   // Turns good values older than their max_age into stale. Returns how many changed.
   std::size_t mark_stale();
 

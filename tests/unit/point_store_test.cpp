@@ -49,6 +49,10 @@ TEST(PointStore, ErrorKeepsLastValueButNotItsQualityAndOldReadingsAreIgnored) {
   EXPECT_EQ(pv->quality, Quality::kError);
   EXPECT_EQ(pv->value, 42);
   EXPECT_EQ(heard, 2);
+  // Readings that were committed elsewhere (API ingest) update the value but are not re-persisted.
+  EXPECT_TRUE(ps.update(reading(3000, 9), PointStore::Origin::kAlreadyStored));
+  EXPECT_EQ(ps.get({"pv1", "W"})->value, 9);
+  EXPECT_EQ(heard, 2);
 }
 
 TEST(DeviceRegistry, ReloadKeepsLiveState) {

@@ -1,0 +1,129 @@
+#include "gateway/api/metrics.hpp"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+namespace gridlet::api {
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& latency_buckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets{
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return kBuckets;
+}
+
+std::string read_small_file(const char* path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+std::optional<ProcessStats> parse_process_stats(std::string_view stat, std::string_view statm,
+                                                std::string_view proc_stat, long ticks_per_second,
+                                                long page_size) {
+  if (ticks_per_second <= 0 || page_size <= 0) return std::nullopt;
+  // The command name is in parentheses and may hold spaces; fields resume after the last ')'.
+  const auto close = stat.rfind(')');
+  if (close == std::string_view::npos) return std::nullopt;
+  std::istringstream fields{std::string(stat.substr(close + 1))};
+  // Field 3 (state) is the first after ')'; utime is field 14, stime 15, starttime 22.
+  std::vector<std::string> f;
+  std::string tok;
+  while (fields >> tok && f.size() < 20) f.push_back(tok);
+  if (f.size() < 20) return std::nullopt;
+  auto number = [](const std::string& s) -> std::optional<unsigned long long> {
+    unsigned long long v = 0;
+    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+    return v;
+  };
+  const auto utime = number(f[14 - 3]);
+  const auto stime = number(f[15 - 3]);
+  const auto start_ticks = number(f[22 - 3]);
+  if (!utime || !stime || !start_ticks) return std::nullopt;
+
+  std::istringstream mem{std::string(statm)};
+  unsigned long long size_pages = 0, resident_pages = 0;
+  if (!(mem >> size_pages >> resident_pages)) return std::nullopt;
+
+  const auto bt = proc_stat.find("btime ");
+  if (bt == std::string_view::npos) return std::nullopt;
+  std::istringstream btime_in{std::string(proc_stat.substr(bt + 6))};
+  unsigned long long btime = 0;
+  if (!(btime_in >> btime)) return std::nullopt;
+
+  ProcessStats s;
+  s.resident_memory_bytes = static_cast<double>(resident_pages) * static_cast<double>(page_size);
+  s.cpu_seconds =
+      static_cast<double>(*utime + *stime) / static_cast<double>(ticks_per_second);
+  s.start_time_seconds = static_cast<double>(btime) + static_cast<double>(*start_ticks) /
+                                                          static_cast<double>(ticks_per_second);
+  return s;
+}
+
+ApiMetrics::ApiMetrics(prometheus::Registry& reg, const std::vector<std::string>& routes)
+    : registry(reg),
+      requests(prometheus::BuildCounter()
+                   .Name("gridlet_api_requests_total")
+                   .Help("HTTP API requests answered, by route pattern and status code")
+                   .Register(reg)),
+      request_seconds(prometheus::BuildHistogram()
+                          .Name("gridlet_api_request_seconds")
+                          .Help("Time from a parsed request to its response, by route pattern")
+                          .Register(reg)),
+      connections(prometheus::BuildGauge()
+                      .Name("gridlet_api_connections")
+                      .Help("Open HTTP API connections")
+                      .Register(reg)
+                      .Add({})),
+      connections_refused(prometheus::BuildCounter()
+                              .Name("gridlet_api_connections_refused_total")
+                              .Help("Connections refused because max_connections were open")
+                              .Register(reg)
+                              .Add({})),
+      resident_memory_bytes(prometheus::BuildGauge()
+                                .Name("process_resident_memory_bytes")
+                                .Help("Resident memory size in bytes")
+                                .Register(reg)
+                                .Add({})),
+      cpu_seconds(prometheus::BuildGauge()
+                      .Name("process_cpu_seconds_total")
+                      .Help("Total user and system CPU time spent in seconds")
+                      .Register(reg)
+                      .Add({})),
+      start_time_seconds(prometheus::BuildGauge()
+                             .Name("process_start_time_seconds")
+                             .Help("Start time of the process since unix epoch in seconds")
+                             .Register(reg)
+                             .Add({})) {
+  for (const auto& route : routes) {
+    latency_by_route_.emplace(route, &request_seconds.Add({{"route", route}}, latency_buckets()));
+  }
+  latency_by_route_.emplace("unmatched",
+                            &request_seconds.Add({{"route", "unmatched"}}, latency_buckets()));
+  refresh_process();
+}
+
+void ApiMetrics::observe(const std::string& route, int status, double seconds) {
+  requests.Add({{"code", std::to_string(status)}, {"route", route}}).Increment();
+  const auto it = latency_by_route_.find(route);
+  if (it != latency_by_route_.end()) it->second->Observe(seconds);
+}
+
+void ApiMetrics::refresh_process() {
+  const auto stats = parse_process_stats(read_small_file("/proc/self/stat"),
+                                         read_small_file("/proc/self/statm"),
+                                         read_small_file("/proc/stat"), ::sysconf(_SC_CLK_TCK),
+                                         ::sysconf(_SC_PAGESIZE));
+  if (!stats) return;
+  resident_memory_bytes.Set(stats->resident_memory_bytes);
+  cpu_seconds.Set(stats->cpu_seconds);
+  start_time_seconds.Set(stats->start_time_seconds);
+}
+
+}  // namespace gridlet::api

@@ -1,0 +1,55 @@
+// The API's Prometheus metrics: requests by route pattern and status code, request latency, open
+// connections, and process metrics (memory, CPU, start time) read from /proc/self at scrape time.
+// Thread: every member may be used from any thread (prometheus-cpp metrics are atomic).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace gridlet::api {
+
+struct ProcessStats {
+  double resident_memory_bytes = 0;
+  double cpu_seconds = 0;         // user + system
+  double start_time_seconds = 0;  // Unix seconds
+};
+
+// Parses /proc/self/stat text (fields after the command name), /proc/self/statm text, and the
+// "btime" line of /proc/stat. Exposed for tests. nullopt when the text is malformed.
+std::optional<ProcessStats> parse_process_stats(std::string_view stat, std::string_view statm,
+                                                std::string_view proc_stat, long ticks_per_second,
+                                                long page_size);
+
+struct ApiMetrics {
+  // Registers the families (merging with ones already registered under the same names).
+  // `routes` are the route patterns whose latency histograms are created up front.
+  ApiMetrics(prometheus::Registry& registry, const std::vector<std::string>& routes);
+
+  // Counts one answered request. route is the matched pattern, or "unmatched".
+  void observe(const std::string& route, int status, double seconds);
+  // Re-reads /proc/self; failures leave the previous values.
+  void refresh_process();
+
+  prometheus::Registry& registry;
+  prometheus::Family<prometheus::Counter>& requests;
+  prometheus::Family<prometheus::Histogram>& request_seconds;
+  prometheus::Gauge& connections;
+  prometheus::Counter& connections_refused;
+  prometheus::Gauge& resident_memory_bytes;
+  prometheus::Gauge& cpu_seconds;
+  prometheus::Gauge& start_time_seconds;
+
+ private:
+  std::map<std::string, prometheus::Histogram*, std::less<>> latency_by_route_;  // fixed after ctor
+};
+
+}  // namespace gridlet::api

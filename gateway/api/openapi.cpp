@@ -1,0 +1,213 @@
+#include "gateway/api/openapi.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+#include "gateway/api/limits.hpp"
+#include "gateway/api/router.hpp"
+
+namespace gridlet::api {
+namespace {
+
+using nlohmann::json;
+
+json ref(std::string_view name) { return {{"$ref", "#/components/schemas/" + std::string(name)}}; }
+
+json json_content(json schema) { return {{"application/json", {{"schema", std::move(schema)}}}}; }
+
+json error_reply(std::string_view description) {
+  return {{"description", std::string(description)}, {"content", json_content(ref("Error"))}};
+}
+
+json ok_reply(std::string_view description, json schema) {
+  return {{"description", std::string(description)}, {"content", json_content(std::move(schema))}};
+}
+
+json path_param(std::string_view name, std::string_view description) {
+  return {{"name", std::string(name)},
+          {"in", "path"},
+          {"required", true},
+          {"description", std::string(description)},
+          {"schema", {{"type", "string"}, {"pattern", "^[A-Za-z0-9_.-]{1,64}$"}}}};
+}
+
+json query_param(std::string_view name, std::string_view description) {
+  return {{"name", std::string(name)},
+          {"in", "query"},
+          {"required", false},
+          {"description", std::string(description)},
+          {"schema", {{"type", "string"}}}};
+}
+
+json nullable(json schema) {
+  schema["nullable"] = true;
+  return schema;
+}
+
+const json kInt = {{"type", "integer"}, {"format", "int64"}};
+const json kNum = {{"type", "number"}, {"format", "double"}};
+const json kStr = {{"type", "string"}};
+const json kBool = {{"type", "boolean"}};
+
+json object(json properties) {
+  json required = json::array();
+  for (const auto& [key, value] : properties.items()) required.push_back(key);
+  return {{"type", "object"}, {"properties", std::move(properties)}, {"required", required}};
+}
+
+json schemas() {
+  json s;
+  s["Error"] = object(
+      {{"error", object({{"code",
+                          {{"type", "string"},
+                           {"enum",
+                            {"unauthorized", "forbidden", "not_found", "method_not_allowed",
+                             "bad_request", "payload_too_large", "header_too_large",
+                             "unavailable", "internal"}}}},
+                         {"message", kStr}})}});
+  s["Health"] = object(
+      {{"status", {{"type", "string"}, {"enum", {"ok", "degraded"}}}},
+       {"version", kStr},
+       {"uptime_s", kInt},
+       {"store", object({{"status", kStr},
+                         {"samples_committed", kInt},
+                         {"queue_depth", kInt},
+                         {"file_bytes", kInt},
+                         {"last_commit_ms", nullable(kInt)}})},
+       {"devices", object({{"total", kInt}, {"enabled", kInt}, {"online", kInt}})}});
+  const json quality = {{"type", "string"}, {"enum", {"good", "stale", "missing", "error"}}};
+  s["DevicePoint"] = object({{"point", kStr},
+                             {"unit", kStr},
+                             {"value", nullable(kNum)},
+                             {"quality", quality},
+                             {"timestamp_ms", nullable(kInt)}});
+  s["Point"] = object({{"device", kStr},
+                       {"point", kStr},
+                       {"unit", kStr},
+                       {"value", nullable(kNum)},
+                       {"quality", quality},
+                       {"timestamp_ms", nullable(kInt)}});
+  json device = {{"id", kStr},
+                 {"name", kStr},
+                 {"kind", kStr},
+                 {"bus", kStr},
+                 {"unit_id", kInt},
+                 {"profile", kStr},
+                 {"enabled", kBool},
+                 {"online", kBool},
+                 {"last_seen_ms", nullable(kInt)},
+                 {"errors", kInt},
+                 {"last_error", nullable(kStr)}};
+  s["Device"] = object(device);
+  device["points"] = {{"type", "array"}, {"items", ref("DevicePoint")}};
+  s["DeviceDetail"] = object(device);
+  s["HistoryRow"] = object({{"t", kInt},
+                            {"min", kNum},
+                            {"max", kNum},
+                            {"mean", kNum},
+                            {"last", kNum},
+                            {"count", kInt}});
+  s["History"] = object({{"device", kStr},
+                         {"point", kStr},
+                         {"unit", kStr},
+                         {"tier", {{"type", "string"}}},
+                         {"step_ms", kInt},
+                         {"rows", {{"type", "array"}, {"items", ref("HistoryRow")}}}});
+  const json name = {{"type", "string"}, {"pattern", "^[A-Za-z0-9_.-]{1,64}$"}};
+  json sample = object({{"device", name},
+                        {"point", name},
+                        {"t", {{"type", "integer"}, {"format", "int64"}, {"minimum", 1}}},
+                        {"value", kNum}});
+  sample["properties"]["unit"] = {{"type", "string"}, {"maxLength", kMaxUnitLength}};
+  s["Sample"] = sample;
+  s["SamplesRequest"] = object({{"samples",
+                                 {{"type", "array"},
+                                  {"minItems", 1},
+                                  {"maxItems", kMaxSamplesPerRequest},
+                                  {"items", ref("Sample")}}}});
+  s["SamplesResponse"] = object({{"accepted", kInt}, {"committed", kBool}});
+  return s;
+}
+
+// Roles and security of one route, from the route table (the one source of the role matrix).
+void secure(json& operation, std::string_view method, std::string_view pattern) {
+  for (const auto& r : route_table()) {
+    if (r.method != method || r.pattern != pattern) continue;
+    if (r.roles.empty()) {
+      operation["security"] = json::array();
+      return;
+    }
+    json roles = json::array();
+    for (const Role role : r.roles) roles.push_back(std::string(to_string(role)));
+    operation["x-gridlet-roles"] = roles;
+    operation["responses"]["401"] = error_reply("Missing or unknown bearer token");
+    operation["responses"]["403"] = error_reply("The token's role may not use this route");
+  }
+}
+
+}  // namespace
+
+std::string openapi_json(std::string_view version) {
+  json doc;
+  doc["openapi"] = "3.0.3";
+  doc["info"] = {{"title", "Gridlet gateway API"},
+                 {"version", std::string(version)},
+                 {"description",
+                  "Bearer tokens carry a role (viewer, installer, manager, aggregator); "
+                  "x-gridlet-roles lists the roles allowed on each operation."}};
+  doc["servers"] = json::array({{{"url", "/"}}});
+  doc["components"]["securitySchemes"]["bearerAuth"] = {
+      {"type", "http"}, {"scheme", "bearer"}, {"description", "glt_... token"}};
+  doc["components"]["schemas"] = schemas();
+  doc["security"] = json::array({{{"bearerAuth", json::array()}}});
+
+  json& paths = doc["paths"];
+  auto op = [&](std::string_view method, std::string_view path, std::string_view summary,
+                json responses) -> json& {
+    std::string m(method);
+    std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return std::tolower(c); });
+    json& o = paths[std::string(path)][m];
+    o["summary"] = std::string(summary);
+    o["responses"] = std::move(responses);
+    secure(o, method, path);
+    return o;
+  };
+
+  op("GET", "/api/v1/health", "Liveness and store/device summary",
+     {{"200", ok_reply("Health; status is degraded when the store is not ok", ref("Health"))}});
+  op("GET", "/api/v1/openapi.json", "This document",
+     {{"200", ok_reply("OpenAPI 3.0.3 document", {{"type", "object"}})}});
+  op("GET", "/api/v1/devices", "Configured devices with their live state",
+     {{"200", ok_reply("Devices, ordered by id", {{"type", "array"}, {"items", ref("Device")}})}});
+  op("GET", "/api/v1/devices/{id}", "One device and its points",
+     {{"200", ok_reply("The device", ref("DeviceDetail"))},
+      {"404", error_reply("No such device")}})["parameters"] = {path_param("id", "Device id")};
+  op("GET", "/api/v1/points", "Latest value of every point",
+     {{"200", ok_reply("Points; value is null unless quality is good or stale",
+                       {{"type", "array"}, {"items", ref("Point")}})}})["parameters"] = {
+      query_param("device", "Only points of this device")};
+  op("GET", "/api/v1/points/{device}/{point}/history", "Stored history of one point",
+     {{"200", ok_reply("Rows, oldest first", ref("History"))},
+      {"400", error_reply("Bad from/to/step, or more than kMaxHistoryRows rows: use a larger step")},
+      {"404", error_reply("No stored series")},
+      {"503", error_reply("Store not open")}})["parameters"] = {
+      path_param("device", "Device id"), path_param("point", "Point name"),
+      query_param("from", "Start, inclusive: Unix ms or RFC 3339 (default: to - 24 h)"),
+      query_param("to", "End, exclusive: Unix ms or RFC 3339 (default: now)"),
+      query_param("step", "Resolution: ms or 30s, 1m, 15m, 1h, 1d (default: finest stored)")};
+  json& samples =
+      op("POST", "/api/v1/samples", "Ingest samples; answered after they are durably committed",
+         {{"200", ok_reply("Committed", ref("SamplesResponse"))},
+          {"400", error_reply("Invalid body; the message names the element and field")},
+          {"413", error_reply("Body or sample count over the limit")},
+          {"500", error_reply("The commit failed")},
+          {"503", error_reply("Ingest queue full (see Retry-After)")}});
+  samples["requestBody"] = {{"required", true}, {"content", json_content(ref("SamplesRequest"))}};
+  op("GET", "/metrics", "Prometheus metrics",
+     {{"200", {{"description", "Prometheus text exposition format 0.0.4"},
+               {"content", {{"text/plain", {{"schema", kStr}}}}}}}});
+  return doc.dump();
+}
+
+}  // namespace gridlet::api

@@ -1,0 +1,463 @@
+// The HTTP API end to end: a real ApiServer on 127.0.0.1 (port 0) over a real TelemetryStore in a
+// temporary directory, its io_context on its own thread, and a Beast HTTP client.
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "gateway/api/auth.hpp"
+#include "gateway/api/limits.hpp"
+#include "gateway/api/server.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/runtime/clock.hpp"
+#include "gateway/runtime/device_registry.hpp"
+#include "gateway/runtime/point_store.hpp"
+#include "gateway/store/telemetry_store.hpp"
+
+namespace gridlet::api {
+namespace {
+
+namespace fs = std::filesystem;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using nlohmann::json;
+
+constexpr std::size_t kTestMaxConnections = 3;
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  http::fields headers;
+  bool keep_alive = false;
+};
+
+// A blocking HTTP/1.1 client on one connection; reads time out so a broken server fails the
+// test instead of hanging it.
+class Client {
+ public:
+  explicit Client(std::uint16_t port) : socket_(ioc_) {
+    beast::error_code ec;
+    socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
+    connected_ = !ec;
+    if (connected_) {
+      timeval tv{10, 0};
+      ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
+  }
+  bool connected() const { return connected_; }
+
+  HttpResult send(http::verb method, const std::string& target, const std::string& token = {},
+                  const std::string& body = {}) {
+    http::request<http::string_body> req{method, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    if (!body.empty()) {
+      req.set(http::field::content_type, "application/json");
+      req.body() = body;
+    }
+    req.keep_alive(true);
+    req.prepare_payload();
+    beast::error_code ec;
+    http::write(socket_, req, ec);
+    if (ec) return {};
+    return read();
+  }
+
+  // Writes raw bytes, then reads one response (status 0 if none came).
+  HttpResult raw(const std::string& bytes) {
+    beast::error_code ec;
+    net::write(socket_, net::buffer(bytes), ec);
+    return read();
+  }
+
+  HttpResult read() {
+    beast::error_code ec;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    http::read(socket_, buffer_, parser, ec);
+    if (ec) return {};
+    auto& res = parser.get();
+    HttpResult out;
+    out.status = static_cast<int>(res.result_int());
+    out.body = res.body();
+    out.headers = res.base();
+    out.keep_alive = res.keep_alive();
+    return out;
+  }
+
+  // True when the server closed the connection (EOF or reset) within the read timeout.
+  bool closed_by_peer() {
+    char c;
+    beast::error_code ec;
+    socket_.read_some(net::buffer(&c, 1), ec);
+    return ec == net::error::eof || ec == net::error::connection_reset;
+  }
+
+ private:
+  net::io_context ioc_;
+  tcp::socket socket_;
+  beast::flat_buffer buffer_;
+  bool connected_ = false;
+};
+
+class ApiServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    dir_ = fs::temp_directory_path() /
+           ("gridlet_api_server_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
+    fs::create_directories(dir_);
+
+    std::string error;
+    for (Role r : {Role::kViewer, Role::kInstaller, Role::kManager, Role::kAggregator}) {
+      auto t = TokenStore::create(dir_ / "tokens", r, std::string(to_string(r)), &error);
+      ASSERT_TRUE(t) << error;
+      tokens_[r] = *t;
+    }
+    token_store_ = TokenStore::load(dir_ / "tokens", &error);
+    ASSERT_TRUE(token_store_) << error;
+
+    store::StoreOptions options;
+    options.path = dir_ / "telemetry.db";
+    options.commit_interval = std::chrono::milliseconds(20);
+    options.queue_limit_samples = queue_limit_samples_;
+    options.metrics = &registry_;
+    store::OpenError open_error;
+    store_ = store::TelemetryStore::open(options, &open_error);
+    ASSERT_TRUE(store_) << open_error.message;
+
+    config::DeviceConfig inv;
+    inv.id = "inv1";
+    inv.name = "Inverter";
+    inv.kind = adapters::DeviceKind::kInverter;
+    devices_.load({inv});
+    config_.api.max_connections = kTestMaxConnections;
+
+    ApiContext ctx;
+    ctx.config = &config_;
+    ctx.clock = &clock_;
+    ctx.devices = &devices_;
+    ctx.points = &points_;
+    ctx.store = store_.get();
+    ctx.tokens = token_store_.get();
+    ctx.metrics = &registry_;
+    ctx.version = "0.1.0-test";
+    ctx.started_ms = clock_.now_ms();
+    server_ = std::make_unique<ApiServer>(ioc_, ctx);
+    const std::string err = server_->start("127.0.0.1", 0);
+    ASSERT_EQ(err, "");
+    port_ = server_->port();
+    ASSERT_NE(port_, 0);
+    loop_ = std::thread([this] { ioc_.run(); });
+  }
+
+  void TearDown() override {
+    if (server_) server_->stop();
+    work_.reset();
+    // Graceful stop: with the acceptor and every session closed, run() returns by itself.
+    if (loop_.joinable()) loop_.join();
+    server_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  HttpResult get(const std::string& target, std::optional<Role> role = std::nullopt) {
+    Client c(port_);
+    return c.send(http::verb::get, target, role ? tokens_.at(*role) : "");
+  }
+
+  std::int64_t now_ms() const { return clock_.now_ms(); }
+
+  std::size_t queue_limit_samples_ = 100000;
+  fs::path dir_;
+  std::map<Role, std::string> tokens_;
+  std::unique_ptr<TokenStore> token_store_;
+  prometheus::Registry registry_;
+  runtime::SystemClock clock_;
+  config::Config config_;
+  runtime::DeviceRegistry devices_;
+  runtime::PointStore points_{clock_};
+  net::io_context ioc_;
+  net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(ioc_);
+  std::unique_ptr<store::TelemetryStore> store_;
+  std::unique_ptr<ApiServer> server_;
+  std::uint16_t port_ = 0;
+  std::thread loop_;
+};
+
+std::string samples_body(const std::string& device, const std::string& point,
+                         const std::vector<std::pair<std::int64_t, double>>& values) {
+  json j;
+  j["samples"] = json::array();
+  for (const auto& [t, v] : values) {
+    j["samples"].push_back({{"device", device}, {"point", point}, {"unit", "W"}, {"t", t}, {"value", v}});
+  }
+  return j.dump();
+}
+
+TEST_F(ApiServerTest, Health) {
+  const auto r = get("/api/v1/health");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers[http::field::content_type], "application/json");
+  const json j = json::parse(r.body);
+  EXPECT_EQ(j["status"], "ok") << r.body;
+  EXPECT_EQ(j["version"], "0.1.0-test");
+  EXPECT_EQ(j["store"]["status"], "ok");
+  EXPECT_EQ(j["devices"]["total"], 1);
+}
+
+TEST_F(ApiServerTest, UnauthorizedOverTheWire) {
+  const auto r = get("/api/v1/devices");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(std::string(r.headers[http::field::www_authenticate]).rfind("Bearer", 0), 0u);
+  EXPECT_EQ(get("/api/v1/devices", Role::kAggregator).status, 403);
+  EXPECT_EQ(get("/api/v1/devices", Role::kViewer).status, 200);
+}
+
+TEST_F(ApiServerTest, IngestIsDurableThenReadableAsHistory) {
+  const std::int64_t t0 = now_ms() - 10'000;
+  Client c(port_);
+  const auto posted = c.send(http::verb::post, "/api/v1/samples", tokens_.at(Role::kInstaller),
+                             samples_body("inv1", "W", {{t0, 100}, {t0 + 1000, 250.5}, {t0 + 2000, 175}}));
+  ASSERT_EQ(posted.status, 200) << posted.body;
+  EXPECT_EQ(json::parse(posted.body), (json{{"accepted", 3}, {"committed", true}}));
+  // Acknowledged means committed: the store already counts them, without a flush.
+  EXPECT_GE(store_->stats().samples_committed, 3u);
+
+  const auto hist = c.send(http::verb::get,
+                           "/api/v1/points/inv1/W/history?from=" + std::to_string(t0 - 1000) +
+                               "&to=" + std::to_string(t0 + 5000),
+                           tokens_.at(Role::kViewer));
+  ASSERT_EQ(hist.status, 200) << hist.body;
+  const json h = json::parse(hist.body);
+  EXPECT_EQ(h["device"], "inv1");
+  EXPECT_EQ(h["point"], "W");
+  EXPECT_EQ(h["unit"], "W");
+  EXPECT_EQ(h["tier"], "raw");
+  ASSERT_EQ(h["rows"].size(), 3u) << hist.body;
+  EXPECT_EQ(h["rows"][0]["t"], t0);
+  EXPECT_EQ(h["rows"][1]["last"], 250.5);
+  EXPECT_EQ(h["rows"][2]["count"], 1);
+
+  // The default range (last 24 h) holds them too.
+  const auto recent = c.send(http::verb::get, "/api/v1/points/inv1/W/history",
+                             tokens_.at(Role::kManager));
+  ASSERT_EQ(recent.status, 200) << recent.body;
+  EXPECT_EQ(json::parse(recent.body)["rows"].size(), 3u);
+
+  // The newest sample is also the point's live value.
+  const auto pts = c.send(http::verb::get, "/api/v1/points?device=inv1", tokens_.at(Role::kViewer));
+  ASSERT_EQ(pts.status, 200);
+  const json p = json::parse(pts.body);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0]["value"], 175.0);
+  EXPECT_EQ(p[0]["quality"], "good");
+  EXPECT_EQ(p[0]["timestamp_ms"], t0 + 2000);
+
+  // Unknown series: 404.
+  EXPECT_EQ(c.send(http::verb::get, "/api/v1/points/inv1/nope/history", tokens_.at(Role::kViewer))
+                .status,
+            404);
+}
+
+TEST_F(ApiServerTest, MetricsIncludeStoreApiAndProcess) {
+  Client c(port_);
+  ASSERT_EQ(c.send(http::verb::post, "/api/v1/samples", tokens_.at(Role::kInstaller),
+                   samples_body("inv1", "W", {{now_ms(), 1}}))
+                .status,
+            200);
+  const auto r = c.send(http::verb::get, "/metrics", tokens_.at(Role::kViewer));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers[http::field::content_type], "text/plain; version=0.0.4");
+  for (const char* needle :
+       {"gridlet_store_samples_committed_total", "process_resident_memory_bytes",
+        "process_cpu_seconds_total", "process_start_time_seconds",
+        "gridlet_api_requests_total{code=\"200\",route=\"/api/v1/samples\"} 1",
+        "gridlet_api_connections 1", "gridlet_api_request_seconds_count"}) {
+    EXPECT_NE(r.body.find(needle), std::string::npos) << needle;
+  }
+}
+
+TEST_F(ApiServerTest, EveryOpenApiPathIsServed) {
+  Client c(port_);
+  ASSERT_EQ(c.send(http::verb::post, "/api/v1/samples", tokens_.at(Role::kInstaller),
+                   samples_body("inv1", "W", {{now_ms() - 1000, 5}}))
+                .status,
+            200);
+  const auto doc_res = c.send(http::verb::get, "/api/v1/openapi.json");
+  ASSERT_EQ(doc_res.status, 200);
+  const json doc = json::parse(doc_res.body);
+  int operations = 0;
+  for (const auto& [path, item] : doc["paths"].items()) {
+    for (const auto& [method, op] : item.items()) {
+      std::string target = path;
+      for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+               {"{id}", "inv1"}, {"{device}", "inv1"}, {"{point}", "W"}}) {
+        if (auto p = target.find(from); p != std::string::npos) target.replace(p, from.size(), to);
+      }
+      std::string token;
+      if (op.contains("x-gridlet-roles")) {
+        const auto role = parse_role(op["x-gridlet-roles"][0].get<std::string>());
+        ASSERT_TRUE(role);
+        token = tokens_.at(*role);
+      }
+      HttpResult r;
+      if (method == "post") {
+        r = c.send(http::verb::post, target, token, samples_body("inv1", "W", {{now_ms(), 6}}));
+      } else {
+        r = c.send(http::verb::get, target, token);
+      }
+      EXPECT_EQ(r.status, 200) << method << " " << target << ": " << r.body;
+      ++operations;
+    }
+  }
+  EXPECT_EQ(operations, 8);
+}
+
+class ApiServerSmallQueueTest : public ApiServerTest {
+ protected:
+  void SetUp() override {
+    queue_limit_samples_ = 2;
+    ApiServerTest::SetUp();
+  }
+};
+
+TEST_F(ApiServerSmallQueueTest, FullIngestQueueIs503WithRetryAfter) {
+  Client c(port_);
+  const auto r = c.send(http::verb::post, "/api/v1/samples", tokens_.at(Role::kInstaller),
+                        samples_body("inv1", "W", {{now_ms() - 3, 1}, {now_ms() - 2, 2}, {now_ms() - 1, 3}}));
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.headers[http::field::retry_after], std::to_string(kRetryAfterSeconds));
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "unavailable");
+  // Nothing of a refused batch reaches the live view either.
+  EXPECT_EQ(c.send(http::verb::get, "/api/v1/points", tokens_.at(Role::kViewer)).body, "[]");
+  // A batch that fits is accepted.
+  EXPECT_EQ(c.send(http::verb::post, "/api/v1/samples", tokens_.at(Role::kInstaller),
+                   samples_body("inv1", "W", {{now_ms(), 4}}))
+                .status,
+            200);
+}
+
+TEST_F(ApiServerTest, OversizedBodyIs413) {
+  Client c(port_);
+  const auto r = c.raw("POST /api/v1/samples HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                       tokens_.at(Role::kInstaller) +
+                       "\r\nContent-Type: application/json\r\nContent-Length: " +
+                       std::to_string(kMaxBodyBytes + 1) + "\r\n\r\n{\"samples\":[");
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "payload_too_large");
+  EXPECT_FALSE(r.keep_alive);
+
+  // A body actually sent in full (chunked, so no Content-Length tells in advance) also stops at
+  // the limit.
+  Client c2(port_);
+  std::string chunked = "POST /api/v1/samples HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                        tokens_.at(Role::kInstaller) + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string chunk(256 * 1024, 'x');
+  for (int i = 0; i < 5; ++i) chunked += "40000\r\n" + chunk + "\r\n";
+  chunked += "0\r\n\r\n";
+  EXPECT_EQ(c2.raw(chunked).status, 413);
+  EXPECT_EQ(get("/api/v1/health").status, 200);
+}
+
+TEST_F(ApiServerTest, HeaderTooLargeIs431) {
+  Client c(port_);
+  const auto r = c.raw("GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Pad: " +
+                       std::string(kMaxHeaderBytes, 'p') + "\r\n\r\n");
+  EXPECT_EQ(r.status, 431);
+}
+
+TEST_F(ApiServerTest, MalformedRequestIs400AndServerKeepsServing) {
+  for (const std::string bad : {"GARBAGE\r\n\r\n", "GET / HTTP/9.9\r\n\r\n",
+                                "GET /api/v1/health HTTP/1.1\r\nContent-Length: abc\r\n\r\n"}) {
+    Client c(port_);
+    const auto r = c.raw(bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_FALSE(r.keep_alive);
+    EXPECT_TRUE(c.closed_by_peer());
+  }
+  EXPECT_EQ(get("/api/v1/health").status, 200);
+}
+
+TEST_F(ApiServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  Client c(port_);
+  for (int i = 0; i < 5; ++i) {
+    const auto r = c.send(http::verb::get, "/api/v1/health");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_TRUE(r.keep_alive);
+  }
+  EXPECT_EQ(c.send(http::verb::get, "/api/v1/nope").status, 404);
+  EXPECT_EQ(c.send(http::verb::delete_, "/api/v1/health").status, 405);
+  EXPECT_EQ(c.send(http::verb::get, "/api/v1/health").status, 200);
+}
+
+TEST_F(ApiServerTest, ConnectionLimit) {
+  std::vector<std::unique_ptr<Client>> open;
+  for (std::size_t i = 0; i < kTestMaxConnections; ++i) {
+    open.push_back(std::make_unique<Client>(port_));
+    ASSERT_EQ(open.back()->send(http::verb::get, "/api/v1/health").status, 200);
+  }
+  Client extra(port_);
+  const auto refused = extra.read();
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.headers[http::field::retry_after], std::to_string(kRetryAfterSeconds));
+  EXPECT_TRUE(extra.closed_by_peer());
+  // The open ones still work.
+  EXPECT_EQ(open[0]->send(http::verb::get, "/api/v1/health").status, 200);
+
+  // Once one closes, a new connection is served (the server notices the close asynchronously).
+  open.pop_back();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int status = 0;
+  while (status != 200 && std::chrono::steady_clock::now() < deadline) {
+    Client c(port_);
+    status = c.send(http::verb::get, "/api/v1/health").status;
+    if (status != 200) std::this_thread::yield();
+  }
+  EXPECT_EQ(status, 200);
+}
+
+TEST_F(ApiServerTest, StopClosesIdleConnectionsAndRefusesNewOnes) {
+  Client idle(port_);
+  ASSERT_EQ(idle.send(http::verb::get, "/api/v1/health").status, 200);
+  server_->stop();
+  EXPECT_TRUE(idle.closed_by_peer());
+  Client late(port_);
+  EXPECT_TRUE(!late.connected() || late.closed_by_peer());
+}
+
+TEST_F(ApiServerTest, TokensCanBeReplacedLive) {
+  EXPECT_EQ(get("/api/v1/devices", Role::kViewer).status, 200);
+  std::string error;
+  ASSERT_TRUE(TokenStore::revoke(dir_ / "tokens", "viewer", &error)) << error;
+  auto reloaded = TokenStore::load(dir_ / "tokens", &error);
+  ASSERT_TRUE(reloaded) << error;
+  std::promise<void> done;
+  net::post(ioc_, [&] {
+    server_->set_tokens(reloaded.get());
+    done.set_value();
+  });
+  done.get_future().wait();
+  EXPECT_EQ(get("/api/v1/devices", Role::kViewer).status, 401);
+  EXPECT_EQ(get("/api/v1/devices", Role::kManager).status, 200);
+  server_->stop();  // before `reloaded` goes away
+}
+
+}  // namespace
+}  // namespace gridlet::api
