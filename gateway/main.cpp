@@ -1,0 +1,102 @@
+// gatewayd: the Gridlet daemon and the installer's command line.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "gateway/api/auth.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/runtime/daemon.hpp"
+
+#ifndef GRIDLET_VERSION
+#define GRIDLET_VERSION "0.0.0"
+#endif
+
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/gridlet/gridlet.toml";
+
+int check_config(const std::string& path) {
+  const auto result = gridlet::config::load_config_file(path);
+  if (result.errors.empty()) {
+    std::cout << "ok\n";
+    return 0;
+  }
+  for (const auto& e : result.errors) std::cout << e.format() << '\n';
+  return gridlet::runtime::kExitConfig;
+}
+
+int token_create(const std::string& config_path, const std::string& tokens_file,
+                 const std::string& role_name, const std::string& name) {
+  std::filesystem::path path = tokens_file;
+  if (path.empty()) {
+    const auto loaded = gridlet::config::load_config_file(config_path);
+    if (!loaded.config) {
+      for (const auto& e : loaded.errors) std::cerr << e.format() << '\n';
+      return gridlet::runtime::kExitConfig;
+    }
+    path = loaded.config->tokens_path();
+  }
+  const auto role = gridlet::api::parse_role(role_name);
+  if (!role) {
+    std::cerr << "unknown role \"" << role_name << "\" (viewer, installer, manager, aggregator)\n";
+    return 2;
+  }
+  std::string error;
+  const auto token = gridlet::api::TokenStore::create(path, *role, name, &error);
+  if (!token) {
+    std::cerr << "cannot create token: " << error << '\n';
+    return 1;
+  }
+  std::cerr << "token \"" << name << "\" (" << role_name << ") added to " << path.string()
+            << "; it is shown once, store it now. A running gatewayd picks it up on SIGHUP.\n";
+  std::cout << *token << '\n';
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Logs go to stderr; under systemd, journald records them with their priority.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("gatewayd"));
+  spdlog::set_pattern(std::getenv("JOURNAL_STREAM") ? "<%l> %v" : "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  CLI::App app{"Gridlet edge gateway: demand response and neighborhood energy trading"};
+  app.set_version_flag("--version", GRIDLET_VERSION);
+  app.require_subcommand(1);
+
+  gridlet::runtime::DaemonOptions run_opts;
+  std::string run_config = kDefaultConfig, data_dir, api_listen;
+  auto* run = app.add_subcommand("run", "Run the gateway daemon");
+  run->add_option("--config,-c", run_config, "Configuration file")->capture_default_str();
+  run->add_option("--data-dir", data_dir, "Override storage.data_dir");
+  run->add_option("--api-listen", api_listen, "Override api.listen (HOST:PORT)");
+
+  std::string check_path;
+  auto* check = app.add_subcommand("check-config", "Validate a configuration file");
+  check->add_option("file", check_path, "Configuration file")->required();
+
+  auto* token = app.add_subcommand("token", "Manage API tokens");
+  token->require_subcommand(1);
+  std::string tok_config = kDefaultConfig, tok_file, tok_role, tok_name;
+  auto* create = token->add_subcommand("create", "Create a token and print it once");
+  create->add_option("--role", tok_role, "viewer, installer, manager or aggregator")->required();
+  create->add_option("--name", tok_name, "A name for the token holder")->required();
+  create->add_option("--config,-c", tok_config, "Configuration file (for api.tokens_file)")
+      ->capture_default_str();
+  create->add_option("--tokens-file", tok_file, "Tokens file (instead of the configuration's)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*run) {
+    run_opts.config_path = run_config;
+    if (!data_dir.empty()) run_opts.data_dir = data_dir;
+    if (!api_listen.empty()) run_opts.api_listen = api_listen;
+    return gridlet::runtime::run_daemon(run_opts);
+  }
+  if (*check) return check_config(check_path);
+  if (*create) return token_create(tok_config, tok_file, tok_role, tok_name);
+  return 1;
+}

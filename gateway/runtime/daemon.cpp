@@ -1,0 +1,248 @@
+#include "gateway/runtime/daemon.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <memory>
+#include <prometheus/registry.h>
+#include <thread>
+
+#include "gateway/api/auth.hpp"
+#include "gateway/api/server.hpp"
+#include "gateway/runtime/clock.hpp"
+#include "gateway/runtime/device_registry.hpp"
+#include "gateway/runtime/point_store.hpp"
+#include "gateway/runtime/scheduler.hpp"
+#include "gateway/store/telemetry_store.hpp"
+
+#ifndef GRIDLET_VERSION
+#define GRIDLET_VERSION "0.0.0"
+#endif
+
+namespace gridlet::runtime {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+// How long SIGTERM may take before the loop is abandoned (systemd's TimeoutStopSec is larger).
+constexpr auto kShutdownDeadline = 5s;
+// How often good values are checked against their maximum age.
+constexpr auto kStaleCheckPeriod = 5s;
+
+// Arms one steady_timer for the scheduler's next due task. Wall-clock jumps are handled by the
+// scheduler (it re-arms periodic tasks on their grid); the timer only decides when to look.
+class LoopTimer {
+ public:
+  LoopTimer(asio::io_context& ioc, Scheduler& scheduler) : timer_(ioc), scheduler_(scheduler) {}
+
+  void rearm(const Clock& clock) {
+    auto next = scheduler_.next_due();
+    if (!next) return;
+    const auto delay = std::max(std::chrono::nanoseconds(0),
+                                std::chrono::duration_cast<std::chrono::nanoseconds>(*next - clock.now()));
+    timer_.expires_after(delay);
+    timer_.async_wait([this, &clock](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled at shutdown
+      scheduler_.run_due();
+      rearm(clock);
+    });
+  }
+  void cancel() { timer_.cancel(); }
+
+ private:
+  asio::steady_timer timer_;
+  Scheduler& scheduler_;
+};
+
+void apply_log_level(const std::string& level) {
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+bool ensure_data_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    spdlog::critical("cannot create data directory {}: {}", dir.string(), ec.message());
+    return false;
+  }
+  ::chmod(dir.c_str(), 0750);  // best effort: telemetry is not for every local user
+  return true;
+}
+
+std::unique_ptr<api::TokenStore> load_tokens(const config::Config& cfg) {
+  std::string error;
+  auto tokens = api::TokenStore::load(cfg.tokens_path(), &error);
+  if (!tokens) spdlog::critical("tokens file {}: {}", cfg.tokens_path().string(), error);
+  return tokens;
+}
+
+}  // namespace
+
+std::string apply_overrides(const DaemonOptions& options, config::Config& cfg) {
+  if (options.data_dir) cfg.storage.data_dir = *options.data_dir;
+  if (options.api_listen &&
+      !config::parse_listen(*options.api_listen, cfg.api.listen_host, cfg.api.listen_port)) {
+    return "--api-listen must be HOST:PORT, e.g. 127.0.0.1:8080";
+  }
+  return "";
+}
+
+int run_daemon(const DaemonOptions& options) {
+  auto loaded = config::load_config_file(options.config_path);
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) spdlog::critical("{}", e.format());
+    return kExitConfig;
+  }
+  config::Config cfg = std::move(*loaded.config);
+  if (auto err = apply_overrides(options, cfg); !err.empty()) {
+    spdlog::critical("{}", err);
+    return kExitConfig;
+  }
+  apply_log_level(cfg.log.level);
+  spdlog::info("gatewayd {} starting, site \"{}\", config {}", GRIDLET_VERSION, cfg.site.id,
+               options.config_path.string());
+
+  if (!ensure_data_dir(cfg.storage.data_dir)) return kExitStartup;
+
+  SystemClock clock;
+  prometheus::Registry metrics;
+
+  store::StoreOptions so;
+  so.path = cfg.storage.data_dir / "telemetry.db";
+  so.commit_interval = cfg.storage.commit_interval;
+  so.max_batch_samples = cfg.storage.max_batch_samples;
+  so.queue_limit_samples = cfg.storage.queue_limit_samples;
+  so.raw_retention = cfg.storage.raw_retention;
+  so.rollup_1m_retention = cfg.storage.rollup_1m_retention;
+  so.rollup_15m_retention = cfg.storage.rollup_15m_retention;
+  so.disk_budget_bytes = cfg.storage.disk_budget_bytes;
+  so.metrics = &metrics;
+  store::OpenError open_error;
+  auto telemetry = store::TelemetryStore::open(so, &open_error);
+  if (!telemetry) {
+    spdlog::critical("telemetry store: {}", open_error.message);
+    return kExitStartup;
+  }
+
+  auto tokens = load_tokens(cfg);
+  if (!tokens) return kExitStartup;
+
+  asio::io_context ioc{1};
+  Scheduler scheduler(clock);
+  LoopTimer loop_timer(ioc, scheduler);
+  DeviceRegistry devices;
+  devices.load(cfg.devices);
+  PointStore points(clock);
+  // Every good reading becomes a telemetry sample. Series ids are cached by the store.
+  points.add_listener([&](const adapters::Reading& r) {
+    if (r.quality != adapters::Quality::kGood) return;
+    const store::Sample s{telemetry->series(r.device, r.point, r.unit), r.timestamp_ms, r.value};
+    telemetry->append(std::span(&s, 1));
+  });
+
+  api::ApiContext ctx;
+  ctx.config = &cfg;
+  ctx.clock = &clock;
+  ctx.devices = &devices;
+  ctx.points = &points;
+  ctx.store = telemetry.get();
+  ctx.tokens = tokens.get();
+  ctx.metrics = &metrics;
+  ctx.version = GRIDLET_VERSION;
+  ctx.started_ms = clock.now_ms();
+  api::ApiServer server(ioc, ctx);
+  if (auto err = server.start(cfg.api.listen_host, cfg.api.listen_port); !err.empty()) {
+    spdlog::critical("API cannot listen on {}:{}: {}", cfg.api.listen_host, cfg.api.listen_port, err);
+    return kExitStartup;
+  }
+  spdlog::info("API listening on {}:{}", cfg.api.listen_host, server.port());
+
+  scheduler.every(kStaleCheckPeriod, [&] { points.mark_stale(); }, "mark-stale");
+
+  // The watchdog is fed from the loop itself, so a stuck loop stops feeding it and systemd
+  // restarts the daemon.
+  std::uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    const auto period = std::chrono::milliseconds(watchdog_usec / 1000 / 2);
+    scheduler.every(period, [] { sd_notify(0, "WATCHDOG=1"); }, "watchdog");
+    spdlog::info("systemd watchdog every {} ms", period.count());
+  }
+  loop_timer.rearm(clock);
+
+  bool stopping = false;
+  asio::steady_timer shutdown_deadline(ioc);
+  asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal;
+  on_signal = [&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      sd_notify(0, "RELOADING=1");
+      auto next = config::load_config_file(options.config_path);
+      if (!next.config) {
+        spdlog::error("reload refused, the configuration has {} error(s); still running the old one",
+                      next.errors.size());
+        for (const auto& e : next.errors) spdlog::error("{}", e.format());
+      } else {
+        config::Config nc = std::move(*next.config);
+        apply_overrides(options, nc);
+        const auto plan = config::plan_reload(cfg, nc);
+        if (nc.log.level != cfg.log.level) apply_log_level(nc.log.level);
+        if (auto nt = load_tokens(nc)) {
+          server.set_tokens(nt.get());
+          tokens = std::move(nt);
+        }
+        devices.load(nc.devices);
+        for (const auto& key : plan.applied) spdlog::info("reload: applied {}", key);
+        for (const auto& key : plan.restart_required) {
+          spdlog::warn("reload: {} changed; it takes effect after a restart", key);
+        }
+        // Keep running the old values of what needs a restart; take the rest.
+        cfg.log = nc.log;
+        cfg.site.name = nc.site.name;
+        cfg.api.tokens_file = nc.api.tokens_file;
+        cfg.devices = nc.devices;
+        spdlog::info("reload done: {} applied, {} need a restart", plan.applied.size(),
+                     plan.restart_required.size());
+      }
+      sd_notify(0, "READY=1");
+      signals.async_wait(on_signal);
+      return;
+    }
+    if (stopping) return;
+    stopping = true;
+    spdlog::info("signal {}: shutting down", sig);
+    sd_notify(0, "STOPPING=1");
+    server.stop();
+    loop_timer.cancel();
+    signals.cancel();
+    shutdown_deadline.expires_after(kShutdownDeadline);
+    shutdown_deadline.async_wait([&](const boost::system::error_code& e) {
+      if (!e) {
+        spdlog::warn("shutdown deadline reached; abandoning open work");
+        ioc.stop();
+      }
+    });
+    // Whatever is still queued in the loop (in-flight responses) finishes; then run() returns.
+    asio::post(ioc, [&] { shutdown_deadline.cancel(); });
+  };
+  signals.async_wait(on_signal);
+
+  sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u", cfg.api.listen_host.c_str(), server.port());
+  spdlog::info("ready");
+  ioc.run();
+
+  telemetry->flush();
+  const auto st = telemetry->stats();
+  telemetry.reset();  // joins the writer
+  spdlog::info("stopped; {} samples committed this run", st.samples_committed);
+  return kExitOk;
+}
+
+}  // namespace gridlet::runtime
