@@ -6,9 +6,12 @@
 // of that through TelemetryStore. Both write files on the real disk (not tmpfs), because fsync
 // cost is part of the answer. The target: store >= 0.8x baseline and >= 300k samples/s.
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <string_view>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -57,6 +60,29 @@ std::uint64_t disk_bytes(const fs::path& db) {
   return total;
 }
 
+// CPU time of the whole process (every thread: the store's writer included), in seconds.
+double process_cpu_s() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
+// Bytes this process caused to be sent to the storage layer (/proc/self/io write_bytes): the
+// SD-card wear figure, WAL and checkpoint writes included.
+std::uint64_t process_write_bytes() {
+  std::FILE* f = std::fopen("/proc/self/io", "r");
+  if (f == nullptr) return 0;
+  char key[64];
+  unsigned long long value = 0;
+  std::uint64_t out = 0;
+  while (std::fscanf(f, "%63s %llu", key, &value) == 2) {
+    if (std::string_view(key) == "write_bytes:") out = value;
+  }
+  std::fclose(f);
+  return out;
+}
+
 void remove_db(const fs::path& db) {
   for (const char* suffix : {"", "-wal", "-shm"}) {
     fs::path p = db;
@@ -69,6 +95,8 @@ void BM_RawSqliteInsert(benchmark::State& state) {
   const auto rows = make_rows();
   const fs::path db_path = bench_dir() / "raw.db";
   std::uint64_t bytes = 0;
+  double cpu_s = 0;  // process CPU (all threads) inside the timed region
+  std::uint64_t written = 0;  // bytes written to storage, through the final checkpoint
   for (auto _ : state) {
     state.PauseTiming();
     remove_db(db_path);
@@ -86,6 +114,8 @@ void BM_RawSqliteInsert(benchmark::State& state) {
                        "ON CONFLICT(series_id, ts_ms) DO NOTHING",
                        -1, SQLITE_PREPARE_PERSISTENT, &insert, nullptr);
     state.ResumeTiming();
+    const double cpu0 = process_cpu_s();
+    const std::uint64_t written0 = process_write_bytes();
     for (std::size_t start = 0; start < rows.size(); start += kBatch) {
       sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
       const std::size_t end = std::min(rows.size(), start + kBatch);
@@ -98,14 +128,20 @@ void BM_RawSqliteInsert(benchmark::State& state) {
       }
       sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
     }
+    cpu_s += process_cpu_s() - cpu0;
     state.PauseTiming();
     sqlite3_finalize(insert);
     sqlite3_close(db);  // checkpoints and removes the WAL
     bytes = disk_bytes(db_path);
+    written += process_write_bytes() - written0;
     state.ResumeTiming();
   }
   state.SetItemsProcessed(state.iterations() * kSamples);
   state.counters["bytes_per_sample"] = static_cast<double>(bytes) / kSamples;
+  state.counters["written_bytes_per_sample"] =
+      static_cast<double>(written) / static_cast<double>(state.iterations() * kSamples);
+  state.counters["cpu_ns_per_sample"] =
+      cpu_s * 1e9 / static_cast<double>(state.iterations() * kSamples);
   remove_db(db_path);
   fs::remove(db_path.parent_path());
 }
@@ -115,6 +151,8 @@ void BM_StoreIngest(benchmark::State& state) {
   const auto rows = make_rows();
   const fs::path db_path = bench_dir() / "store.db";
   std::uint64_t bytes = 0;
+  double cpu_s = 0;  // process CPU (all threads) inside the timed region
+  std::uint64_t written = 0;  // bytes written to storage, through the final checkpoint
   for (auto _ : state) {
     state.PauseTiming();
     remove_db(db_path);
@@ -129,19 +167,27 @@ void BM_StoreIngest(benchmark::State& state) {
       return;
     }
     state.ResumeTiming();
+    const double cpu0 = process_cpu_s();
+    const std::uint64_t written0 = process_write_bytes();
     for (std::size_t start = 0; start < rows.size(); start += kAppendChunk) {
       const std::size_t n = std::min(kAppendChunk, rows.size() - start);
       while (!store->append(std::span(rows).subspan(start, n))) {
       }
     }
     store->flush();
+    cpu_s += process_cpu_s() - cpu0;
     state.PauseTiming();
     store.reset();  // checkpoints and removes the WAL
     bytes = disk_bytes(db_path);
+    written += process_write_bytes() - written0;
     state.ResumeTiming();
   }
   state.SetItemsProcessed(state.iterations() * kSamples);
   state.counters["bytes_per_sample"] = static_cast<double>(bytes) / kSamples;
+  state.counters["written_bytes_per_sample"] =
+      static_cast<double>(written) / static_cast<double>(state.iterations() * kSamples);
+  state.counters["cpu_ns_per_sample"] =
+      cpu_s * 1e9 / static_cast<double>(state.iterations() * kSamples);
   remove_db(db_path);
   fs::remove(db_path.parent_path());
 }
