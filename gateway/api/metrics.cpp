@@ -51,18 +51,20 @@ std::optional<ProcessStats> parse_process_stats(std::string_view stat, std::stri
   unsigned long long size_pages = 0, resident_pages = 0;
   if (!(mem >> size_pages >> resident_pages)) return std::nullopt;
 
-  const auto bt = proc_stat.find("btime ");
-  if (bt == std::string_view::npos) return std::nullopt;
-  std::istringstream btime_in{std::string(proc_stat.substr(bt + 6))};
-  unsigned long long btime = 0;
-  if (!(btime_in >> btime)) return std::nullopt;
-
   ProcessStats s;
+  // /proc/stat is hidden under systemd's ProcSubset=pid: then the start time stays unknown (0)
+  // and RSS and CPU are still reported.
+  if (const auto bt = proc_stat.find("btime "); bt != std::string_view::npos) {
+    std::istringstream btime_in{std::string(proc_stat.substr(bt + 6))};
+    unsigned long long btime = 0;
+    if (btime_in >> btime) {
+      s.start_time_seconds = static_cast<double>(btime) + static_cast<double>(*start_ticks) /
+                                                              static_cast<double>(ticks_per_second);
+    }
+  }
   s.resident_memory_bytes = static_cast<double>(resident_pages) * static_cast<double>(page_size);
   s.cpu_seconds =
       static_cast<double>(*utime + *stime) / static_cast<double>(ticks_per_second);
-  s.start_time_seconds = static_cast<double>(btime) + static_cast<double>(*start_ticks) /
-                                                          static_cast<double>(ticks_per_second);
   return s;
 }
 
@@ -123,7 +125,7 @@ void ApiMetrics::refresh_process() {
   if (!stats) return;
   resident_memory_bytes.Set(stats->resident_memory_bytes);
   cpu_seconds.Set(stats->cpu_seconds);
-  start_time_seconds.Set(stats->start_time_seconds);
+  if (stats->start_time_seconds > 0) start_time_seconds.Set(stats->start_time_seconds);
 }
 
 }  // namespace gridlet::api

@@ -24,7 +24,8 @@ struct ProcessStats {
 };
 
 // Parses /proc/self/stat text (fields after the command name), /proc/self/statm text, and the
-// "btime" line of /proc/stat. Exposed for tests. nullopt when the text is malformed.
+// "btime" line of /proc/stat (optional: without it start_time_seconds is 0). Exposed for tests.
+// nullopt when the per-process text is malformed.
 std::optional<ProcessStats> parse_process_stats(std::string_view stat, std::string_view statm,
                                                 std::string_view proc_stat, long ticks_per_second,
                                                 long page_size);

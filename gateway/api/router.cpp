@@ -392,6 +392,10 @@ Router::Router(ApiContext context, Executors executors)
     std::vector<std::string> patterns;
     for (const auto& r : kRoutes) patterns.emplace_back(r.pattern);
     metrics_ = std::make_shared<ApiMetrics>(*context_.metrics, patterns);
+    // Known even where /proc/stat is hidden (systemd ProcSubset=pid).
+    if (context_.started_ms > 0 && metrics_->start_time_seconds.Value() == 0) {
+      metrics_->start_time_seconds.Set(static_cast<double>(context_.started_ms) / 1000.0);
+    }
   }
 }
 
@@ -650,12 +654,11 @@ void Router::history(const Params& params, const Query& query, Respond respond) 
         r = error_response(404, "not_found",
                            "no stored series for device '" + device + "' point '" + point + "'");
       } else {
-        const auto result = store->history({info->id, from_ms, to_ms, step_ms});
-        if (result.rows.size() > kMaxHistoryRows) {
+        const auto result = store->history({info->id, from_ms, to_ms, step_ms, kMaxHistoryRows});
+        if (result.truncated) {
           r = error_response(400, "bad_request",
-                             "step: " + std::to_string(result.rows.size()) +
-                                 " rows over this range, more than " +
-                                 std::to_string(kMaxHistoryRows) + "; use a larger step, e.g. step=" +
+                             "step: more than " + std::to_string(kMaxHistoryRows) +
+                                 " rows over this range; use a larger step, e.g. step=" +
                                  suggest_step(to_ms - from_ms));
         } else {
           json j;
@@ -733,7 +736,9 @@ void Router::samples(const Request& request, Respond respond) {
     rows.reserve(batch->size());
     try {
       for (const auto& s : *batch) {
-        rows.push_back({store->series(s.device, s.point, s.unit), s.t, s.value});
+        const store::SeriesId id = store->series(s.device, s.point, s.unit);
+        if (id == 0) return answer(500);  // the series could not be registered: nothing acked
+        rows.push_back({id, s.t, s.value});
       }
     } catch (const std::exception&) {
       return answer(500);

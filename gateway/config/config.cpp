@@ -160,38 +160,41 @@ class Checker {
     out = *parsed;
   }
 
-  static std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
+  // Parses "<digits><unit>"; nullopt when malformed or when the result does not fit in 63 bits.
+  static std::optional<std::uint64_t> parse_scaled(std::string_view s,
+                                                   const std::map<std::string_view, std::uint64_t>& units) {
     std::size_t i = 0;
     std::uint64_t n = 0;
     while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      n = n * 10 + static_cast<std::uint64_t>(s[i] - '0');
-      if (n > (1ULL << 40)) return std::nullopt;
+      if (__builtin_mul_overflow(n, 10u, &n) ||
+          __builtin_add_overflow(n, static_cast<std::uint64_t>(s[i] - '0'), &n)) {
+        return std::nullopt;
+      }
       ++i;
     }
     if (i == 0) return std::nullopt;
-    const std::string_view unit = s.substr(i);
+    auto it = units.find(s.substr(i));
+    if (it == units.end()) return std::nullopt;
+    std::uint64_t out = 0;
+    if (__builtin_mul_overflow(n, it->second, &out) || out > static_cast<std::uint64_t>(INT64_MAX)) {
+      return std::nullopt;
+    }
+    return out;
+  }
+
+  static std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
     static const std::map<std::string_view, std::uint64_t> kUnitsMs{
         {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
-    auto it = kUnitsMs.find(unit);
-    if (it == kUnitsMs.end()) return std::nullopt;
-    return std::chrono::milliseconds(static_cast<std::int64_t>(n * it->second));
+    const auto ms = parse_scaled(s, kUnitsMs);
+    if (!ms) return std::nullopt;
+    return std::chrono::milliseconds(static_cast<std::int64_t>(*ms));
   }
 
   static std::optional<std::uint64_t> parse_size(std::string_view s) {
-    std::size_t i = 0;
-    std::uint64_t n = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      n = n * 10 + static_cast<std::uint64_t>(s[i] - '0');
-      if (n > (1ULL << 40)) return std::nullopt;
-      ++i;
-    }
-    if (i == 0) return std::nullopt;
     static const std::map<std::string_view, std::uint64_t> kUnits{
         {"", 1},          {"B", 1},          {"KB", 1000},      {"MB", 1000'000},
         {"GB", 1000'000'000}, {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}};
-    auto it = kUnits.find(s.substr(i));
-    if (it == kUnits.end()) return std::nullopt;
-    return n * it->second;
+    return parse_scaled(s, kUnits);
   }
 
   std::vector<ConfigError> take_errors() {
@@ -261,14 +264,11 @@ void load_storage(Checker& c, const toml::table& root, StorageConfig& s) {
   c.integer(*t, "max_batch_samples", p, s.max_batch_samples, 100, 1'000'000);
   c.integer(*t, "queue_limit_samples", p, s.queue_limit_samples, 1000, 100'000'000);
   constexpr auto kYears100 = std::chrono::milliseconds(std::chrono::hours(24 * 365 * 100));
-  std::chrono::milliseconds raw = s.raw_retention, m1 = s.rollup_1m_retention,
-                            m15 = s.rollup_15m_retention;
-  c.duration(*t, "raw_retention", p, raw, std::chrono::hours(1), kYears100, true);
-  c.duration(*t, "rollup_1m_retention", p, m1, std::chrono::hours(1), kYears100, true);
-  c.duration(*t, "rollup_15m_retention", p, m15, std::chrono::hours(1), kYears100, true);
-  s.raw_retention = std::chrono::duration_cast<std::chrono::hours>(raw);
-  s.rollup_1m_retention = std::chrono::duration_cast<std::chrono::hours>(m1);
-  s.rollup_15m_retention = std::chrono::duration_cast<std::chrono::hours>(m15);
+  c.duration(*t, "raw_retention", p, s.raw_retention, std::chrono::hours(1), kYears100, true);
+  c.duration(*t, "rollup_1m_retention", p, s.rollup_1m_retention, std::chrono::hours(1), kYears100,
+             true);
+  c.duration(*t, "rollup_15m_retention", p, s.rollup_15m_retention, std::chrono::hours(1),
+             kYears100, true);
   c.size(*t, "disk_budget", p, s.disk_budget_bytes, 16ULL << 20);
 }
 

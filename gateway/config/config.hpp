@@ -33,9 +33,9 @@ struct StorageConfig {
   std::chrono::milliseconds commit_interval{1000};  // 10 ms .. 60 s
   std::size_t max_batch_samples = 20000;            // samples per transaction
   std::size_t queue_limit_samples = 1000000;        // bounded ingest queue
-  std::chrono::hours raw_retention{24 * 7};         // 0 = keep forever
-  std::chrono::hours rollup_1m_retention{24 * 90};  // 0 = keep forever
-  std::chrono::hours rollup_15m_retention{0};       // 0 = keep forever
+  std::chrono::milliseconds raw_retention{std::chrono::hours(24 * 7)};         // 0 = forever
+  std::chrono::milliseconds rollup_1m_retention{std::chrono::hours(24 * 90)};  // 0 = forever
+  std::chrono::milliseconds rollup_15m_retention{0};                          // 0 = forever
   std::uint64_t disk_budget_bytes = 2ULL << 30;     // oldest raw, then 1-min data is dropped first
 
   bool operator==(const StorageConfig&) const = default;

@@ -47,3 +47,24 @@ class ManualClock final : public Clock {
 };
 
 }  // namespace gridlet::runtime
+
+namespace gridlet::runtime {
+
+// Wall-clock-shaped time that never goes backwards: the system time at construction plus the
+// monotonic time elapsed since. Drives the daemon's scheduler, so an NTP step on a Pi without a
+// real-time clock neither stalls periodic tasks (the watchdog among them) nor fires them early.
+class MonotonicClock final : public Clock {
+ public:
+  MonotonicClock()
+      : wall_start_(std::chrono::system_clock::now()), steady_start_(std::chrono::steady_clock::now()) {}
+  TimePoint now() const override {
+    return wall_start_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                             std::chrono::steady_clock::now() - steady_start_);
+  }
+
+ private:
+  TimePoint wall_start_;
+  std::chrono::steady_clock::time_point steady_start_;
+};
+
+}  // namespace gridlet::runtime

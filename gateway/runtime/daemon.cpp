@@ -8,6 +8,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
+#include <mutex>
 #include <csignal>
 #include <memory>
 #include <prometheus/registry.h>
@@ -36,8 +39,8 @@ constexpr auto kShutdownDeadline = 5s;
 // How often good values are checked against their maximum age.
 constexpr auto kStaleCheckPeriod = 5s;
 
-// Arms one steady_timer for the scheduler's next due task. Wall-clock jumps are handled by the
-// scheduler (it re-arms periodic tasks on their grid); the timer only decides when to look.
+// Arms one steady_timer for the scheduler's next due task. The scheduler runs on a
+// MonotonicClock, so next_due - now is a true delay even when the wall clock is stepped.
 class LoopTimer {
  public:
   LoopTimer(asio::io_context& ioc, Scheduler& scheduler) : timer_(ioc), scheduler_(scheduler) {}
@@ -111,7 +114,8 @@ int run_daemon(const DaemonOptions& options) {
 
   if (!ensure_data_dir(cfg.storage.data_dir)) return kExitStartup;
 
-  SystemClock clock;
+  SystemClock clock;          // timestamps of readings and API answers
+  MonotonicClock loop_clock;  // the scheduler's: never steps backwards
   prometheus::Registry metrics;
 
   store::StoreOptions so;
@@ -135,16 +139,27 @@ int run_daemon(const DaemonOptions& options) {
   if (!tokens) return kExitStartup;
 
   asio::io_context ioc{1};
-  Scheduler scheduler(clock);
+  // Blocking work that must not run on the loop (file reads on reload, registering a new series).
+  // Joined before the store is closed.
+  auto blocking = std::make_unique<asio::thread_pool>(1);
+  Scheduler scheduler(loop_clock);
   LoopTimer loop_timer(ioc, scheduler);
   DeviceRegistry devices;
   devices.load(cfg.devices);
   PointStore points(clock);
-  // Every good reading becomes a telemetry sample. Series ids are cached by the store.
+  // Every good adapter reading becomes a telemetry sample. Known series are enqueued at once
+  // (memory only); a new series is registered off the loop, since that is a durable write.
   points.add_listener([&](const adapters::Reading& r) {
     if (r.quality != adapters::Quality::kGood) return;
-    const store::Sample s{telemetry->series(r.device, r.point, r.unit), r.timestamp_ms, r.value};
-    telemetry->append(std::span(&s, 1));
+    if (const auto id = telemetry->cached_series(r.device, r.point, r.unit); id != 0) {
+      const store::Sample s{id, r.timestamp_ms, r.value};
+      telemetry->append(std::span(&s, 1));
+      return;
+    }
+    asio::post(*blocking, [store = telemetry.get(), r] {
+      const store::Sample s{store->series(r.device, r.point, r.unit), r.timestamp_ms, r.value};
+      if (s.series != 0) store->append(std::span(&s, 1));
+    });
   });
 
   api::ApiContext ctx;
@@ -157,12 +172,12 @@ int run_daemon(const DaemonOptions& options) {
   ctx.metrics = &metrics;
   ctx.version = GRIDLET_VERSION;
   ctx.started_ms = clock.now_ms();
-  api::ApiServer server(ioc, ctx);
-  if (auto err = server.start(cfg.api.listen_host, cfg.api.listen_port); !err.empty()) {
+  auto server = std::make_unique<api::ApiServer>(ioc, ctx);
+  if (auto err = server->start(cfg.api.listen_host, cfg.api.listen_port); !err.empty()) {
     spdlog::critical("API cannot listen on {}:{}: {}", cfg.api.listen_host, cfg.api.listen_port, err);
     return kExitStartup;
   }
-  spdlog::info("API listening on {}:{}", cfg.api.listen_host, server.port());
+  spdlog::info("API listening on {}:{}", cfg.api.listen_host, server->port());
 
   scheduler.every(kStaleCheckPeriod, [&] { points.mark_stale(); }, "mark-stale");
 
@@ -170,48 +185,69 @@ int run_daemon(const DaemonOptions& options) {
   // restarts the daemon.
   std::uint64_t watchdog_usec = 0;
   if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
-    const auto period = std::chrono::milliseconds(watchdog_usec / 1000 / 2);
+    const auto period = std::max(std::chrono::milliseconds(1),
+                                 std::chrono::milliseconds(watchdog_usec / 1000 / 2));
     scheduler.every(period, [] { sd_notify(0, "WATCHDOG=1"); }, "watchdog");
     spdlog::info("systemd watchdog every {} ms", period.count());
   }
-  loop_timer.rearm(clock);
+  loop_timer.rearm(loop_clock);
+
+  // Applies a configuration read off the loop. Runs on the loop.
+  auto apply_reload = [&](std::shared_ptr<config::LoadResult> next,
+                          std::shared_ptr<std::unique_ptr<api::TokenStore>> next_tokens) {
+    if (!next->config) {
+      spdlog::error("reload refused, the configuration has {} error(s); still running the old one",
+                    next->errors.size());
+      for (const auto& e : next->errors) spdlog::error("{}", e.format());
+    } else {
+      config::Config& nc = *next->config;
+      apply_overrides(options, nc);
+      const auto plan = config::plan_reload(cfg, nc);
+      if (nc.log.level != cfg.log.level) apply_log_level(nc.log.level);
+      if (*next_tokens) {
+        server->set_tokens(next_tokens->get());
+        tokens = std::move(*next_tokens);
+      }
+      devices.load(nc.devices);
+      for (const auto& key : plan.applied) spdlog::info("reload: applied {}", key);
+      for (const auto& key : plan.restart_required) {
+        spdlog::warn("reload: {} changed; it takes effect after a restart", key);
+      }
+      // Keep running the old values of what needs a restart; take the rest.
+      cfg.log = nc.log;
+      cfg.site.name = nc.site.name;
+      cfg.api.tokens_file = nc.api.tokens_file;
+      cfg.devices = nc.devices;
+      spdlog::info("reload done: {} applied, {} need a restart", plan.applied.size(),
+                   plan.restart_required.size());
+    }
+    sd_notify(0, "READY=1");
+  };
+
+  // Enforces the shutdown deadline from outside the loop: a stuck handler cannot hold it up.
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool loop_done = false;
+  std::thread deadline_thread;
 
   bool stopping = false;
-  asio::steady_timer shutdown_deadline(ioc);
   asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
   std::function<void(const boost::system::error_code&, int)> on_signal;
   on_signal = [&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
       sd_notify(0, "RELOADING=1");
-      auto next = config::load_config_file(options.config_path);
-      if (!next.config) {
-        spdlog::error("reload refused, the configuration has {} error(s); still running the old one",
-                      next.errors.size());
-        for (const auto& e : next.errors) spdlog::error("{}", e.format());
-      } else {
-        config::Config nc = std::move(*next.config);
-        apply_overrides(options, nc);
-        const auto plan = config::plan_reload(cfg, nc);
-        if (nc.log.level != cfg.log.level) apply_log_level(nc.log.level);
-        if (auto nt = load_tokens(nc)) {
-          server.set_tokens(nt.get());
-          tokens = std::move(nt);
+      // Reading the files is disk I/O: do it off the loop, apply the result on the loop.
+      asio::post(*blocking, [&, path = options.config_path] {
+        auto next = std::make_shared<config::LoadResult>(config::load_config_file(path));
+        auto next_tokens = std::make_shared<std::unique_ptr<api::TokenStore>>();
+        if (next->config) {
+          config::Config probe = *next->config;
+          apply_overrides(options, probe);
+          *next_tokens = load_tokens(probe);
         }
-        devices.load(nc.devices);
-        for (const auto& key : plan.applied) spdlog::info("reload: applied {}", key);
-        for (const auto& key : plan.restart_required) {
-          spdlog::warn("reload: {} changed; it takes effect after a restart", key);
-        }
-        // Keep running the old values of what needs a restart; take the rest.
-        cfg.log = nc.log;
-        cfg.site.name = nc.site.name;
-        cfg.api.tokens_file = nc.api.tokens_file;
-        cfg.devices = nc.devices;
-        spdlog::info("reload done: {} applied, {} need a restart", plan.applied.size(),
-                     plan.restart_required.size());
-      }
-      sd_notify(0, "READY=1");
+        asio::post(ioc, [&apply_reload, next, next_tokens] { apply_reload(next, next_tokens); });
+      });
       signals.async_wait(on_signal);
       return;
     }
@@ -219,25 +255,34 @@ int run_daemon(const DaemonOptions& options) {
     stopping = true;
     spdlog::info("signal {}: shutting down", sig);
     sd_notify(0, "STOPPING=1");
-    server.stop();
+    server->stop();
     loop_timer.cancel();
     signals.cancel();
-    shutdown_deadline.expires_after(kShutdownDeadline);
-    shutdown_deadline.async_wait([&](const boost::system::error_code& e) {
-      if (!e) {
+    deadline_thread = std::thread([&] {
+      std::unique_lock lock(stop_mu);
+      if (!stop_cv.wait_for(lock, kShutdownDeadline, [&] { return loop_done; })) {
         spdlog::warn("shutdown deadline reached; abandoning open work");
         ioc.stop();
       }
     });
-    // Whatever is still queued in the loop (in-flight responses) finishes; then run() returns.
-    asio::post(ioc, [&] { shutdown_deadline.cancel(); });
   };
   signals.async_wait(on_signal);
 
-  sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u", cfg.api.listen_host.c_str(), server.port());
+  sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u", cfg.api.listen_host.c_str(), server->port());
   spdlog::info("ready");
-  ioc.run();
+  ioc.run();  // returns once the API is closed and in-flight answers are sent
 
+  // Order matters: nothing may use the store after it closes. The API's worker (history queries,
+  // ingest) and the blocking pool are joined first, then the queued samples are committed.
+  server.reset();
+  blocking->join();
+  blocking.reset();
+  {
+    std::lock_guard lock(stop_mu);
+    loop_done = true;
+  }
+  stop_cv.notify_all();
+  if (deadline_thread.joinable()) deadline_thread.join();
   telemetry->flush();
   const auto st = telemetry->stats();
   telemetry.reset();  // joins the writer

@@ -1,6 +1,6 @@
 // The point store: the latest value of every point of every device, with its quality and time.
-// Adapters publish readings into it (through a LoopReadingSink, on the event loop); the API and the
-// DR engine read it. Listeners (the telemetry store) see every accepted adapter reading.
+// Adapters publish readings into it (posted onto the event loop); the API and the DR engine read
+// it. Listeners (the telemetry store) see every accepted adapter reading.
 // Thread: event loop only.
 #pragma once
 

@@ -834,6 +834,12 @@ HistoryResult TelemetryStore::Impl::history(const HistoryQuery& q) const {
   const bool aggregated = step > 0 && step != native_ms;
   int rc = SQLITE_ROW;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    // Rows stream from the index in time order: stopping here bounds memory and time.
+    if (q.max_rows > 0 && result.rows.size() == q.max_rows) {
+      result.truncated = true;
+      rc = SQLITE_DONE;
+      break;
+    }
     sqlite3_stmt* s = stmt.get();
     HistoryRow row;
     row.timestamp_ms = sqlite3_column_int64(s, 0);
@@ -914,6 +920,13 @@ SeriesId TelemetryStore::series(std::string_view device, std::string_view point,
   std::lock_guard lock(impl_->series_mu);
   impl_->series_by_key[key] = SeriesInfo{id, key.first, key.second, std::string(unit)};
   return id;
+}
+
+SeriesId TelemetryStore::cached_series(std::string_view device, std::string_view point,
+                                       std::string_view unit) const {
+  std::lock_guard lock(impl_->series_mu);
+  auto it = impl_->series_by_key.find(std::pair<std::string, std::string>{device, point});
+  return it != impl_->series_by_key.end() && it->second.unit == unit ? it->second.id : 0;
 }
 
 std::vector<SeriesInfo> TelemetryStore::list_series() const {

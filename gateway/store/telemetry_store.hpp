@@ -69,12 +69,14 @@ struct HistoryQuery {
   std::int64_t from_ms = 0;  // inclusive
   std::int64_t to_ms = 0;    // exclusive
   std::int64_t step_ms = 0;  // wanted resolution; 0 = finest retained
+  std::size_t max_rows = 0;  // stop reading after this many rows (0 = no limit); see truncated
 };
 
 struct HistoryResult {
   Tier tier = Tier::kRaw;
   std::int64_t step_ms = 0;  // resolution of the rows returned
   std::vector<HistoryRow> rows;
+  bool truncated = false;  // more rows than query.max_rows exist; rows holds max_rows of them
 };
 
 struct StoreStats {
@@ -109,6 +111,10 @@ class TelemetryStore {
 
   // Returns the id of the series, creating it (durably) on first use. Thread-safe, cached.
   SeriesId series(std::string_view device, std::string_view point, std::string_view unit);
+  // The id of a series already known, from memory only (never touches the disk; safe on the
+  // event loop). 0 when the series is unknown or its unit changed: call series() off the loop.
+  SeriesId cached_series(std::string_view device, std::string_view point,
+                         std::string_view unit) const;
   std::vector<SeriesInfo> list_series() const;
   std::optional<SeriesInfo> find_series(std::string_view device, std::string_view point) const;
 

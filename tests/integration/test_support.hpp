@@ -128,13 +128,15 @@ class TempDir {
 // never blocks on a full pipe.
 class ChildProcess {
  public:
-  explicit ChildProcess(std::vector<std::string> argv) {
+  // env: extra "NAME=value" entries for the child's environment.
+  explicit ChildProcess(std::vector<std::string> argv, std::vector<std::string> env = {}) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(fds[1], 1);  // stdout and stderr both go to the captured log
       ::dup2(fds[1], 2);
+      for (auto& e : env) ::putenv(e.data());
       std::vector<char*> args;
       for (auto& a : argv) args.push_back(a.data());
       args.push_back(nullptr);

@@ -454,7 +454,11 @@ TEST(ProcessStats, ParsesProcText) {
   EXPECT_DOUBLE_EQ(s->resident_memory_bytes, 300.0 * 4096);
   EXPECT_DOUBLE_EQ(s->start_time_seconds, 1700000010.0);
   EXPECT_FALSE(parse_process_stats("garbage", "1 2", "btime 1", 100, 4096));
-  EXPECT_FALSE(parse_process_stats(stat, "1 2", "no boot time", 100, 4096));
+  // Under ProcSubset=pid /proc/stat is unreadable: memory and CPU are still reported.
+  const auto hidden = parse_process_stats(stat, "1 2", "", 100, 4096);
+  ASSERT_TRUE(hidden);
+  EXPECT_EQ(hidden->resident_memory_bytes, 2 * 4096.0);
+  EXPECT_EQ(hidden->start_time_seconds, 0);
 }
 
 TEST(OpenApi, DescribesExactlyTheRouteTable) {

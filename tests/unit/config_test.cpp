@@ -94,6 +94,23 @@ TEST(Config, BadDurationAndSize) {
   EXPECT_EQ(ok.config->storage.disk_budget_bytes, 64ULL << 20);
 }
 
+TEST(Config, HugeNumbersAreErrorsNotWrappedValues) {
+  // 2^40 days would overflow 64-bit milliseconds; it must not wrap into the valid range.
+  auto r = load(std::string(kMinimal) +
+                "[storage]\nraw_retention = \"1099511627776d\"\ncommit_interval = \"99999999999999999999ms\"\n"
+                "disk_budget = \"17179869184GiB\"\n");
+  EXPECT_EQ(r.errors.size(), 3u);
+  error_for(r, "storage.raw_retention");
+  error_for(r, "storage.commit_interval");
+  error_for(r, "storage.disk_budget");
+}
+
+TEST(Config, RetentionKeepsItsUnit) {
+  auto r = load(std::string(kMinimal) + "[storage]\nraw_retention = \"90m\"\n");
+  ASSERT_TRUE(r.config);
+  EXPECT_EQ(r.config->storage.raw_retention, std::chrono::minutes(90));
+}
+
 TEST(Config, MissingRequiredKeys) {
   auto r = load("[site]\nname = \"x\"\n[[devices]]\nid = \"d\"\n");
   error_for(r, "site.id");

@@ -83,9 +83,11 @@ TEST(DependencyRules, DeterministicCodeReachesNoOutsideWorld) {
   expect_no_include("ledger/consensus", forbidden, "the consensus core must be pure");
 }
 
-TEST(DependencyRules, ContractsUseNoFloatingPoint) {
+TEST(DependencyRules, DeterministicCodeUsesNoFloatingPoint) {
   static const std::regex kFloat(R"(\b(float|double|long double)\b)");
-  for (const auto& path : sources_under("contracts")) {
+  std::vector<fs::path> files = sources_under("contracts");
+  for (const auto& p : sources_under("ledger/consensus")) files.push_back(p);
+  for (const auto& path : files) {
     std::ifstream in(path);
     std::string text;
     int n = 0;
@@ -94,7 +96,7 @@ TEST(DependencyRules, ContractsUseNoFloatingPoint) {
       const auto comment = text.find("//");
       const std::string code = comment == std::string::npos ? text : text.substr(0, comment);
       EXPECT_FALSE(std::regex_search(code, kFloat))
-          << path.string() << ":" << n << ": floating point in contracts/";
+          << path.string() << ":" << n << ": floating point in deterministic code";
     }
   }
 }

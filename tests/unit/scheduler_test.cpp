@@ -89,3 +89,31 @@ TEST(Scheduler, CancelPeriodic) {
 
 }  // namespace
 }  // namespace gridlet::runtime
+
+namespace gridlet::runtime {
+namespace {
+
+TEST(Scheduler, WallClockStepBackDelaysTasksSoTheDaemonUsesAMonotonicClock) {
+  ManualClock clock;
+  Scheduler s(clock);
+  int runs = 0;
+  s.every(std::chrono::milliseconds(1000), [&] { ++runs; }, "watchdog");
+  clock.advance(std::chrono::milliseconds(-60000));  // NTP steps the wall clock back a minute
+  clock.advance(std::chrono::milliseconds(1000));
+  EXPECT_EQ(s.run_due(), 0u) << "on a stepped wall clock the task would wait a minute";
+}
+
+TEST(MonotonicClock, NeverGoesBackwardsAndStartsAtWallTime) {
+  MonotonicClock clock;
+  const auto wall = std::chrono::system_clock::now();
+  auto prev = clock.now();
+  EXPECT_LT(std::chrono::abs(prev - wall), std::chrono::seconds(1));
+  for (int i = 0; i < 100000; ++i) {
+    const auto t = clock.now();
+    ASSERT_GE(t, prev);
+    prev = t;
+  }
+}
+
+}  // namespace
+}  // namespace gridlet::runtime
