@@ -17,45 +17,22 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/devsim_support.hpp"
 #include "tests/integration/test_support.hpp"
 
 namespace {
 
 using gridlet::testing::ChildProcess;
 using gridlet::testing::TempDir;
+using gridlet::testing::Devsim;
+using gridlet::testing::PtyPair;
+using gridlet::testing::eventually;
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr int kSunSpecBase = 40000;
 constexpr int kFaultBase = 64000;
 
-// A running devsim; stopped with SIGTERM (and must exit cleanly) when the object dies.
-class Devsim {
- public:
-  explicit Devsim(std::vector<std::string> args) {
-    args.insert(args.begin(), DEVSIM_PATH);
-    proc_ = std::make_unique<ChildProcess>(args);
-  }
-  ~Devsim() {
-    if (proc_ && !stopped_) stop();
-  }
-  int stop() {
-    stopped_ = true;
-    proc_->signal(SIGTERM);
-    return proc_->wait();
-  }
-  std::optional<int> tcp_port() {
-    const auto m = proc_->wait_for_log(std::regex(R"(devsim: listening tcp 127\.0\.0\.1:(\d+)\n)"));
-    if (!m) return std::nullopt;
-    return std::stoi((*m)[1]);
-  }
-  bool rtu_ready() { return proc_->wait_for_log(std::regex(R"(devsim: listening rtu .+\n)")).has_value(); }
-  std::string log() const { return proc_->log(); }
-
- private:
-  std::unique_ptr<ChildProcess> proc_;
-  bool stopped_ = false;
-};
 
 struct Reply {
   bool ok = false;
@@ -181,16 +158,6 @@ std::string send_raw(int port, const std::string& bytes) {
   return got;
 }
 
-// Polls `f` until it returns true or `deadline` passes.
-template <typename F>
-bool eventually(std::chrono::milliseconds deadline, F f) {
-  const auto until = SteadyClock::now() + deadline;
-  while (SteadyClock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return f();
-}
 
 TEST(DevsimTcp, SunSpecChainsSdm630AndUnknownUnits) {
   Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter", "--device", "2=battery", "--device", "3=meter",
@@ -497,23 +464,6 @@ TEST(DevsimTcp, SurvivesMalformedRequestsAndManyClients) {
   EXPECT_EQ(sim.stop(), 0);
 }
 
-// A socat pty pair: devsim on one end, the client on the other.
-class PtyPair {
- public:
-  explicit PtyPair(const std::filesystem::path& dir) : a_(dir / "a"), b_(dir / "b") {
-    proc_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-        "/usr/bin/socat", "-d", "-d", "pty,raw,echo=0,link=" + a_.string(), "pty,raw,echo=0,link=" + b_.string()});
-  }
-  bool ready() {
-    return eventually(10s, [&] { return std::filesystem::exists(a_) && std::filesystem::exists(b_); });
-  }
-  std::string device_end() const { return a_.string(); }
-  std::string client_end() const { return b_.string(); }
-
- private:
-  std::filesystem::path a_, b_;
-  std::unique_ptr<ChildProcess> proc_;  // killed when the pair dies
-};
 
 TEST(DevsimRtu, ServesUnitsOverASerialLine) {
   if (!std::filesystem::exists("/usr/bin/socat")) GTEST_SKIP() << "socat not installed";
