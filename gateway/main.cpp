@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "adapters/modbus/scan.hpp"
 #include "gateway/api/auth.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/runtime/daemon.hpp"
@@ -88,6 +89,44 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   create->add_option("--tokens-file", tok_file, "Tokens file (instead of the configuration's)");
 
+  // scan: commissioning. Finds answering unit ids and SunSpec devices on one bus.
+  namespace modbus = gridlet::adapters::modbus;
+  modbus::ScanCommand scan_cmd;
+  std::string scan_target, scan_parity = "N";
+  int scan_probe_ms = 300;
+  bool scan_json = false, scan_snippet = false;
+  auto* scan_app = app.add_subcommand("scan", "Find Modbus devices (unit ids, SunSpec models) on a bus");
+  scan_app->require_subcommand(1);
+  auto add_scan_options = [&](CLI::App* sub) {
+    sub->add_option("--units", scan_cmd.units, "Unit ids to probe, e.g. 1-247 or 1,3,10-12")
+        ->capture_default_str();
+    sub->add_option("--probe-timeout", scan_probe_ms, "Probe response timeout per unit id (ms)")
+        ->capture_default_str()
+        ->check(CLI::Range(20, 5000));
+    auto* json = sub->add_flag("--json", scan_json, "Print one JSON array of the answering units");
+    auto* snippet = sub->add_flag("--config-snippet", scan_snippet,
+                                  "Print [[buses]] and [[devices]] tables for gridlet.toml");
+    json->excludes(snippet);
+    sub->add_option("--bus-id", scan_cmd.bus_id, "Bus id used in --config-snippet")
+        ->capture_default_str();
+  };
+  auto* scan_tcp = scan_app->add_subcommand("modbus-tcp", "Scan a Modbus TCP endpoint");
+  scan_tcp->add_option("target", scan_target, "HOST[:PORT] (port 502 by default; [IPv6]:PORT)")
+      ->required();
+  add_scan_options(scan_tcp);
+  auto* scan_rtu = scan_app->add_subcommand("modbus-rtu", "Scan a serial line (Modbus RTU)");
+  scan_rtu->add_option("device", scan_cmd.bus.device, "Serial device, e.g. /dev/ttyUSB0")->required();
+  scan_rtu->add_option("--baud", scan_cmd.bus.baud, "Baud rate")
+      ->required()
+      ->check(CLI::Range(1200, 921600));
+  scan_rtu->add_option("--parity", scan_parity, "N, E or O")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"N", "E", "O"}));
+  scan_rtu->add_option("--stop-bits", scan_cmd.bus.stop_bits, "1 or 2")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 2));
+  add_scan_options(scan_rtu);
+
   CLI11_PARSE(app, argc, argv);
 
   if (*run) {
@@ -98,5 +137,22 @@ int main(int argc, char** argv) {
   }
   if (*check) return check_config(check_path);
   if (*create) return token_create(tok_config, tok_file, tok_role, tok_name);
+  if (*scan_app) {
+    if (*scan_tcp) {
+      if (const auto error = modbus::parse_tcp_target(scan_target, scan_cmd.bus); !error.empty()) {
+        std::cerr << "scan: \"" << scan_target << "\": " << error << '\n';
+        return 2;
+      }
+    } else {
+      scan_cmd.bus.rtu = true;
+      scan_cmd.bus.parity = scan_parity[0];
+    }
+    scan_cmd.bus.id = scan_cmd.bus_id;
+    scan_cmd.probe_timeout = std::chrono::milliseconds(scan_probe_ms);
+    scan_cmd.output = scan_json      ? modbus::ScanCommand::Output::kJson
+                      : scan_snippet ? modbus::ScanCommand::Output::kConfigSnippet
+                                     : modbus::ScanCommand::Output::kTable;
+    return modbus::run_scan_command(scan_cmd, std::cout, std::cerr);
+  }
   return 1;
 }
