@@ -4,6 +4,8 @@
 
 #include <toml++/toml.h>
 
+#include "adapters/modbus/profile.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
@@ -347,7 +349,23 @@ void load_buses(Checker& c, const toml::table& root, std::vector<BusConfig>& bus
   }
 }
 
+// Finds NAME.toml (or the path itself, when NAME contains a '/') in the search path.
+std::optional<std::filesystem::path> resolve_profile(const std::string& name,
+                                                     const std::vector<std::filesystem::path>& dirs) {
+  std::error_code ec;
+  if (name.find('/') != std::string::npos) {
+    if (std::filesystem::is_regular_file(name, ec)) return std::filesystem::path(name);
+    return std::nullopt;
+  }
+  for (const auto& dir : dirs) {
+    auto p = dir / (name + ".toml");
+    if (std::filesystem::is_regular_file(p, ec)) return p;
+  }
+  return std::nullopt;
+}
+
 void load_devices(Checker& c, const toml::table& root, const std::vector<BusConfig>& buses,
+                  const std::vector<std::filesystem::path>& profile_dirs,
                   std::vector<DeviceConfig>& devices) {
   const toml::node* node = root.get("devices");
   if (node == nullptr) return;
@@ -378,6 +396,16 @@ void load_devices(Checker& c, const toml::table& root, const std::vector<BusConf
     c.string(t, "bus", p, d.bus, true);
     c.integer(t, "unit_id", p, d.unit_id, 1, 247);
     c.string(t, "profile", p, d.profile, true);
+    if (!profile_dirs.empty() && !d.profile.empty() && d.profile != kSunSpecProfile) {
+      if (auto path = resolve_profile(d.profile, profile_dirs)) {
+        d.profile_path = *path;
+      } else {
+        std::string where;
+        for (const auto& dir : profile_dirs) where += (where.empty() ? "" : ", ") + dir.string();
+        c.error(t.get("profile"), p + ".profile",
+                fmt::format("no profile \"{}\" (\"sunspec\", or NAME.toml in {})", d.profile, where));
+      }
+    }
     c.boolean(t, "enabled", p, d.enabled);
     if (!d.bus.empty() &&
         std::none_of(buses.begin(), buses.end(), [&](const BusConfig& b) { return b.id == d.bus; })) {
@@ -467,7 +495,14 @@ std::string ConfigError::format() const {
   return out;
 }
 
-LoadResult load_config_string(std::string_view toml_text, std::string_view source_name) {
+std::vector<std::filesystem::path> profile_search_path(const std::filesystem::path& config_path) {
+  const auto dir = config_path.has_parent_path() ? config_path.parent_path() : std::filesystem::path(".");
+  return {dir / "profiles", dir / ".." / "profiles", "/etc/gridlet/profiles",
+          "/usr/share/gridlet/profiles"};
+}
+
+LoadResult load_config_string(std::string_view toml_text, std::string_view source_name,
+                              const std::vector<std::filesystem::path>& profile_dirs) {
   LoadResult result;
   Checker c{std::string(source_name)};
   toml::table root;
@@ -490,7 +525,7 @@ LoadResult load_config_string(std::string_view toml_text, std::string_view sourc
   load_storage(c, root, cfg.storage);
   load_api(c, root, cfg.api);
   load_buses(c, root, cfg.buses);
-  load_devices(c, root, cfg.buses, cfg.devices);
+  load_devices(c, root, cfg.buses, profile_dirs, cfg.devices);
   load_mqtt(c, root, cfg.mqtt);
   load_dr(c, root, cfg.dr);
   load_ledger(c, root, cfg.ledger);
@@ -514,7 +549,18 @@ LoadResult load_config_file(const std::filesystem::path& path) {
     r.errors.push_back(ConfigError{path.string(), 0, 0, "", "file is larger than 4 MiB"});
     return r;
   }
-  return load_config_string(text.str(), path.string());
+  LoadResult result = load_config_string(text.str(), path.string(), profile_search_path(path));
+  if (!result.config) return result;
+  // A profile's own mistakes are configuration errors too: report them with their place.
+  std::set<std::filesystem::path> checked;
+  for (const auto& d : result.config->devices) {
+    if (d.profile_path.empty() || !checked.insert(d.profile_path).second) continue;
+    for (const auto& e : adapters::modbus::load_profile_file(d.profile_path).errors) {
+      result.errors.push_back(ConfigError{e.file, e.line, e.column, e.key_path, e.message});
+    }
+  }
+  if (!result.errors.empty()) result.config.reset();
+  return result;
 }
 
 ReloadPlan plan_reload(const Config& running, const Config& next) {

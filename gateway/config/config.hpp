@@ -77,8 +77,12 @@ struct DeviceConfig {
   adapters::DeviceKind kind = adapters::DeviceKind::kOther;
   std::string bus;  // id of a [[buses]] entry
   int unit_id = 1;  // 1..247
-  std::string profile;
+  std::string profile;  // "sunspec" (discovered), or the name of a profile file (see below)
   bool enabled = true;
+  // The profile file, resolved by load_config_file: the first of <config dir>/profiles/NAME.toml,
+  // <config dir>/../profiles/NAME.toml, /etc/gridlet/profiles/NAME.toml,
+  // /usr/share/gridlet/profiles/NAME.toml. Empty for "sunspec".
+  std::filesystem::path profile_path;
 
   bool operator==(const DeviceConfig&) const = default;
 };
@@ -138,8 +142,15 @@ struct LoadResult {
   std::vector<ConfigError> errors;  // in file order
 };
 
+// Reads the file, validates it, resolves device profiles and reports the profiles' own errors.
 LoadResult load_config_file(const std::filesystem::path& path);
-LoadResult load_config_string(std::string_view toml_text, std::string_view source_name);
+// Validates text. Profiles are resolved in profile_dirs (none given: profiles are not checked).
+LoadResult load_config_string(std::string_view toml_text, std::string_view source_name,
+                              const std::vector<std::filesystem::path>& profile_dirs = {});
+
+// Where profiles are looked for, for a configuration file at config_path.
+std::vector<std::filesystem::path> profile_search_path(const std::filesystem::path& config_path);
+inline constexpr std::string_view kSunSpecProfile = "sunspec";
 
 // What changed between two valid configurations, split by whether SIGHUP can apply it.
 struct ReloadPlan {

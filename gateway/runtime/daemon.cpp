@@ -16,6 +16,9 @@
 #include <prometheus/registry.h>
 #include <thread>
 
+#include "adapters/modbus/bus.hpp"
+#include "adapters/modbus/device_poller.hpp"
+#include "adapters/modbus/profile.hpp"
 #include "gateway/api/auth.hpp"
 #include "gateway/api/server.hpp"
 #include "gateway/runtime/clock.hpp"
@@ -66,6 +69,76 @@ class LoopTimer {
 
 void apply_log_level(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
+}
+
+// Delivers adapter readings onto the event loop, where the point store and registry live.
+class LoopSink final : public adapters::ReadingSink {
+ public:
+  LoopSink(asio::io_context& ioc, PointStore& points, DeviceRegistry& devices)
+      : ioc_(ioc), points_(points), devices_(devices) {}
+  void publish(adapters::Reading r) override {
+    asio::post(ioc_, [this, r = std::move(r)] {
+      if (r.quality == adapters::Quality::kError) {
+        devices_.mark_error(r.device, "read failed: " + r.point);
+      } else {
+        devices_.mark_online(r.device, r.timestamp_ms);
+      }
+      points_.update(r);
+    });
+  }
+
+ private:
+  asio::io_context& ioc_;
+  PointStore& points_;
+  DeviceRegistry& devices_;
+};
+
+// The Modbus side of the daemon: one Bus (worker thread) per [[buses]] entry, one poller per
+// enabled device. Destroying it stops every bus, then the pollers go, then the buses (members
+// are destroyed in reverse order: a poller needs its bus until it is gone).
+struct ModbusFleet {
+  std::vector<std::unique_ptr<adapters::modbus::Bus>> buses;
+  std::vector<std::unique_ptr<adapters::modbus::DevicePoller>> pollers;
+  ~ModbusFleet() {
+    for (auto& b : buses) b->stop();
+  }
+};
+
+// Builds buses and pollers; an error message when a profile cannot be loaded.
+std::string start_modbus(const config::Config& cfg, adapters::ReadingSink& sink, ModbusFleet& fleet) {
+  namespace mb = adapters::modbus;
+  for (const auto& bc : cfg.buses) {
+    mb::BusSettings s;
+    s.id = bc.id;
+    s.rtu = bc.type == config::BusType::kRtu;
+    s.host = bc.host;
+    s.port = bc.port;
+    s.device = bc.device;
+    s.baud = bc.baud;
+    s.parity = bc.parity;
+    s.data_bits = bc.data_bits;
+    s.stop_bits = bc.stop_bits;
+    s.frame_gap = bc.frame_gap;
+    s.timeout = bc.timeout;
+    s.timeout_ceiling = std::max(s.timeout_ceiling, bc.timeout);
+    auto bus = std::make_unique<mb::Bus>(s);
+    for (const auto& dc : cfg.devices) {
+      if (dc.bus != bc.id || !dc.enabled) continue;
+      std::shared_ptr<const mb::Profile> profile;
+      if (!dc.profile_path.empty()) {
+        auto loaded = mb::load_profile_file(dc.profile_path);
+        if (!loaded.profile) return loaded.errors.front().format();
+        profile = std::make_shared<const mb::Profile>(std::move(*loaded.profile));
+      }
+      fleet.pollers.push_back(std::make_unique<mb::DevicePoller>(
+          *bus, dc.id, static_cast<std::uint8_t>(dc.unit_id), profile, sink));
+      fleet.pollers.back()->start();
+    }
+    spdlog::info("bus {}: {} ({})", bc.id, s.rtu ? s.device : s.host + ":" + std::to_string(s.port),
+                 s.rtu ? "rtu" : "tcp");
+    fleet.buses.push_back(std::move(bus));
+  }
+  return "";
 }
 
 bool ensure_data_dir(const std::filesystem::path& dir) {
@@ -181,6 +254,13 @@ int run_daemon(const DaemonOptions& options) {
 
   scheduler.every(kStaleCheckPeriod, [&] { points.mark_stale(); }, "mark-stale");
 
+  LoopSink sink(ioc, points, devices);
+  auto fleet = std::make_unique<ModbusFleet>();
+  if (auto err = start_modbus(cfg, sink, *fleet); !err.empty()) {
+    spdlog::critical("{}", err);
+    return kExitConfig;
+  }
+
   // The watchdog is fed from the loop itself, so a stuck loop stops feeding it and systemd
   // restarts the daemon.
   std::uint64_t watchdog_usec = 0;
@@ -274,6 +354,7 @@ int run_daemon(const DaemonOptions& options) {
 
   // Order matters: nothing may use the store after it closes. The API's worker (history queries,
   // ingest) and the blocking pool are joined first, then the queued samples are committed.
+  fleet.reset();  // bus threads stop; nothing publishes any more
   server.reset();
   blocking->join();
   blocking.reset();

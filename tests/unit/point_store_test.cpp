@@ -58,7 +58,8 @@ TEST(PointStore, ErrorKeepsLastValueButNotItsQualityAndOldReadingsAreIgnored) {
 TEST(DeviceRegistry, ReloadKeepsLiveState) {
   DeviceRegistry reg;
   config::DeviceConfig a{.id = "a", .name = "A", .kind = adapters::DeviceKind::kMeter,
-                         .bus = "lan", .unit_id = 1, .profile = "sdm630", .enabled = true};
+                         .bus = "lan", .unit_id = 1, .profile = "sdm630", .enabled = true,
+                         .profile_path = {}};
   config::DeviceConfig b = a;
   b.id = "b";
   b.enabled = false;
