@@ -381,6 +381,8 @@ void DevicePoller::start() {
   }
 }
 
+const std::string& DevicePoller::bus_id() const { return impl_->bus.settings().id; }
+
 DeviceStatus DevicePoller::status() const {
   std::lock_guard lock(impl_->status_mu);
   return impl_->status;

@@ -75,6 +75,7 @@ class DevicePoller {
   // progress), so a poller may die before its bus; the bus must outlive the poller.
   void start();
   DeviceStatus status() const;
+  const std::string& bus_id() const;
 
  private:
   struct Impl;

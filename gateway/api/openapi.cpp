@@ -183,6 +183,10 @@ std::string openapi_json(std::string_view version) {
   op("GET", "/api/v1/devices/{id}", "One device and its points",
      {{"200", ok_reply("The device", ref("DeviceDetail"))},
       {"404", error_reply("No such device")}})["parameters"] = {path_param("id", "Device id")};
+  op("GET", "/api/v1/buses", "Health of every Modbus bus and its devices",
+     {{"200", ok_reply("Buses: requests, errors by kind, latency, adaptive timeout, units online "
+                       "and backing off, devices with their poll counts and SunSpec models",
+                       {{"type", "array"}, {"items", {{"type", "object"}}}})}});
   op("GET", "/api/v1/points", "Latest value of every point",
      {{"200", ok_reply("Points; value is null unless quality is good or stale",
                        {{"type", "array"}, {"items", ref("Point")}})}})["parameters"] = {

@@ -35,6 +35,7 @@ const std::vector<RouteSpec> kRoutes{
     {Endpoint::kOpenApi, "GET", "/api/v1/openapi.json", kPublic},
     {Endpoint::kDevices, "GET", "/api/v1/devices", kReaders},
     {Endpoint::kDevice, "GET", "/api/v1/devices/{id}", kReaders},
+    {Endpoint::kBuses, "GET", "/api/v1/buses", kReaders},
     {Endpoint::kPoints, "GET", "/api/v1/points", kReaders},
     {Endpoint::kHistory, "GET", "/api/v1/points/{device}/{point}/history", kReaders},
     {Endpoint::kSamples, "POST", "/api/v1/samples", kIngest},
@@ -508,6 +509,7 @@ void Router::handle(const Request& request, Respond respond) {
     case Endpoint::kHistory: return history(params, query, std::move(done));
     case Endpoint::kSamples: return samples(request, std::move(done));
     case Endpoint::kMetrics: return metrics(std::move(done));
+    case Endpoint::kBuses: return buses(std::move(done));
   }
   done(error_response(500, "internal", "route without handler"));
 }
@@ -553,6 +555,10 @@ void Router::devices(Respond respond) {
     for (const auto* d : context_.devices->list()) arr.push_back(device_json(*d));
   }
   respond(json_response(200, arr));
+}
+
+void Router::buses(Respond respond) {
+  respond(json_response(200, context_.buses ? context_.buses() : json::array()));
 }
 
 void Router::device(const Params& params, Respond respond) {

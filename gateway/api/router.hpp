@@ -55,7 +55,7 @@ struct Response {
 using Respond = std::function<void(Response)>;
 
 enum class Endpoint : std::uint8_t {
-  kHealth, kOpenApi, kDevices, kDevice, kPoints, kHistory, kSamples, kMetrics
+  kHealth, kOpenApi, kDevices, kDevice, kBuses, kPoints, kHistory, kSamples, kMetrics
 };
 
 struct RouteSpec {
@@ -108,6 +108,7 @@ class Router {
   void health(Respond respond);
   void openapi(Respond respond);
   void devices(Respond respond);
+  void buses(Respond respond);
   void device(const Params& params, Respond respond);
   void points(const Query& query, Respond respond);
   void history(const Params& params, const Query& query, Respond respond);

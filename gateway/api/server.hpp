@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 namespace boost::asio {
@@ -44,6 +46,9 @@ struct ApiContext {
   prometheus::Registry* metrics = nullptr;   // thread-safe
   std::string version;
   std::int64_t started_ms = 0;  // Unix ms when the daemon started
+  // Health of every Modbus bus and its devices, as the /api/v1/buses document (a JSON array).
+  // Called on the loop; must not block (bus statistics are snapshots under a short lock).
+  std::function<nlohmann::json()> buses;
 };
 
 class ApiServer {

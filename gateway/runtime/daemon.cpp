@@ -13,6 +13,7 @@
 #include <mutex>
 #include <csignal>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <prometheus/registry.h>
 #include <thread>
 
@@ -101,6 +102,45 @@ struct ModbusFleet {
   std::vector<std::unique_ptr<adapters::modbus::DevicePoller>> pollers;
   ~ModbusFleet() {
     for (auto& b : buses) b->stop();
+  }
+
+  // The /api/v1/buses document.
+  nlohmann::json health_json() const {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& bus : buses) {
+      const auto h = bus->health();
+      const auto& s = bus->settings();
+      nlohmann::json units = nlohmann::json::array();
+      for (const auto& [unit, u] : h.units) {
+        units.push_back({{"unit", unit}, {"online", u.online}, {"requests", u.requests},
+                         {"failures", u.failures}, {"last_ok_ms", u.last_ok_ms},
+                         {"backoff_until_ms", u.backoff_until_ms}});
+      }
+      nlohmann::json devs = nlohmann::json::array();
+      for (const auto& p : pollers) {
+        const auto st = p->status();
+        if (p->bus_id() != s.id) continue;
+        devs.push_back({{"id", st.id}, {"unit", st.unit}, {"profile", st.profile},
+                        {"sunspec_discovered", st.discovered}, {"sunspec_models", st.models},
+                        {"polls", st.polls}, {"poll_failures", st.poll_failures},
+                        {"counter_discontinuities", st.counter_discontinuities},
+                        {"out_of_range", st.out_of_range}, {"last_error", st.last_error}});
+      }
+      out.push_back({{"id", h.id},
+                     {"type", s.rtu ? "rtu" : "tcp"},
+                     {"endpoint", s.rtu ? s.device : s.host + ":" + std::to_string(s.port)},
+                     {"connected", h.connected},
+                     {"requests", h.requests},
+                     {"ok", h.ok},
+                     {"errors", h.errors},
+                     {"queue_depth", h.queue_depth},
+                     {"latency_avg_ms", h.latency_avg_ms},
+                     {"latency_max_ms", h.latency_max_ms},
+                     {"timeout_ms", h.timeout.count()},
+                     {"units", std::move(units)},
+                     {"devices", std::move(devs)}});
+    }
+    return out;
   }
 };
 
@@ -235,7 +275,15 @@ int run_daemon(const DaemonOptions& options) {
     });
   });
 
+  LoopSink sink(ioc, points, devices);
+  auto fleet = std::make_unique<ModbusFleet>();
+  if (auto err = start_modbus(cfg, sink, *fleet); !err.empty()) {
+    spdlog::critical("{}", err);
+    return kExitConfig;
+  }
+
   api::ApiContext ctx;
+  ctx.buses = [fleet = fleet.get()] { return fleet->health_json(); };
   ctx.config = &cfg;
   ctx.clock = &clock;
   ctx.devices = &devices;
@@ -254,12 +302,6 @@ int run_daemon(const DaemonOptions& options) {
 
   scheduler.every(kStaleCheckPeriod, [&] { points.mark_stale(); }, "mark-stale");
 
-  LoopSink sink(ioc, points, devices);
-  auto fleet = std::make_unique<ModbusFleet>();
-  if (auto err = start_modbus(cfg, sink, *fleet); !err.empty()) {
-    spdlog::critical("{}", err);
-    return kExitConfig;
-  }
 
   // The watchdog is fed from the loop itself, so a stuck loop stops feeding it and systemd
   // restarts the daemon.

@@ -432,3 +432,77 @@ TEST_F(GatewaydTest, KillNineDuringIngestLosesNoAcknowledgedSample) {
 
 }  // namespace
 }  // namespace gridlet
+
+#ifdef DEVSIM_PATH
+#include "tests/integration/devsim_support.hpp"
+
+namespace gridlet {
+namespace {
+
+// A building of simulated devices: gatewayd polls them, shows them in the API and stores them.
+TEST_F(GatewaydTest, PollsABuildingOfSimulatedDevicesShowsAndStoresThem) {
+  gridlet::testing::Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter", "--device",
+                                "3=meter", "--device", "4=sdm630", "--fault", "5=timeout",
+                                "--device", "5=battery", "--start-hour", "12"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port) << sim.log();
+  const std::string profile = std::string(GRIDLET_SOURCE_DIR) + "/configs/profiles/sdm630.toml";
+  write_file(config_,
+             "[site]\nid = \"it\"\n[storage]\ndata_dir = \"" + data_.string() +
+                 "\"\ncommit_interval = \"100ms\"\n"
+                 "[[buses]]\nid = \"lan\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " +
+                 std::to_string(*port) + "\ntimeout = \"300ms\"\n" +
+                 "[[devices]]\nid = \"pv\"\nkind = \"inverter\"\nbus = \"lan\"\nunit_id = 1\nprofile = \"sunspec\"\n"
+                 "[[devices]]\nid = \"grid\"\nkind = \"meter\"\nbus = \"lan\"\nunit_id = 3\nprofile = \"sunspec\"\n"
+                 "[[devices]]\nid = \"sdm\"\nkind = \"meter\"\nbus = \"lan\"\nunit_id = 4\nprofile = \"" +
+                 profile + "\"\n"
+                 "[[devices]]\nid = \"bat\"\nkind = \"battery\"\nbus = \"lan\"\nunit_id = 5\nprofile = \"sunspec\"\n");
+  const std::string viewer = create_token(tokens_, "viewer");
+  Daemon d(config_, data_);
+  ASSERT_TRUE(d.ready()) << d.proc().log();
+  auto good = [&](const std::string& device, const std::string& point) {
+    auto r = http(d.port(), "GET", "/api/v1/points?device=" + device, viewer);
+    if (!r || r->status != 200) return false;
+    for (const auto& p : json::parse(r->body)) {
+      if (p["point"] == point && p["quality"] == "good") return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(gridlet::testing::eventually(15s, [&] {
+    return good("pv", "inverter_three_phase.W") && good("grid", "ac_meter_abcn.W") &&
+           good("sdm", "power_total_w");
+  })) << d.proc().log();
+  auto devices = json::parse(http(d.port(), "GET", "/api/v1/devices", viewer)->body);
+  std::map<std::string, bool> online;
+  for (const auto& dev : devices) online[dev["id"]] = dev["online"];
+  EXPECT_TRUE(online["pv"] && online["grid"] && online["sdm"]);
+  EXPECT_FALSE(online["bat"]) << "a device that never answers is not online";
+  // Bus health: requests, errors by kind, the silent unit backing off, SunSpec models found.
+  json buses;
+  ASSERT_TRUE(gridlet::testing::eventually(10s, [&] {
+    buses = json::parse(http(d.port(), "GET", "/api/v1/buses", viewer)->body);
+    for (const auto& u : buses[0]["units"]) {
+      if (u["unit"] == 5 && u["backoff_until_ms"].get<std::int64_t>() > 0) return true;
+    }
+    return false;
+  })) << buses.dump(1);
+  ASSERT_EQ(buses.size(), 1u);
+  EXPECT_TRUE(buses[0]["connected"]);
+  EXPECT_GE(buses[0]["errors"].value("timeout", 0), 3);
+  for (const auto& dev : buses[0]["devices"]) {
+    if (dev["id"] == "pv") {
+      EXPECT_EQ(dev["sunspec_models"], json({1, 103, 120, 123, 160}));
+    }
+  }
+  // Stored: the history of the inverter's power has rows.
+  ASSERT_TRUE(gridlet::testing::eventually(10s, [&] {
+    auto h = http(d.port(), "GET", "/api/v1/points/pv/inverter_three_phase.W/history", viewer);
+    return h && h->status == 200 && !json::parse(h->body)["rows"].empty();
+  }));
+  d.proc().signal(SIGTERM);
+  EXPECT_EQ(d.proc().wait(), 0) << d.proc().log();
+}
+
+}  // namespace
+}  // namespace gridlet
+#endif  // DEVSIM_PATH

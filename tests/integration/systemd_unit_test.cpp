@@ -31,7 +31,7 @@ TEST(SystemdUnit, InstallLaysOutEveryFile) {
   for (const auto& e : std::filesystem::recursive_directory_iterator(dest.path())) {
     found[e.path().filename().string()] = e.path();
   }
-  for (const char* name : {"gatewayd", "gatewayd.service", "example.toml"}) {
+  for (const char* name : {"gatewayd", "gatewayd.service", "example.toml", "sdm630.toml"}) {
     EXPECT_TRUE(found.contains(name)) << name << " not installed";
   }
   ASSERT_TRUE(found.contains("gatewayd"));

@@ -34,6 +34,7 @@ const std::map<std::pair<std::string, std::string>, std::set<Role>> kExpectedMat
     {{"GET", "/api/v1/openapi.json"}, {}},
     {{"GET", "/api/v1/devices"}, {Role::kViewer, Role::kInstaller, Role::kManager}},
     {{"GET", "/api/v1/devices/{id}"}, {Role::kViewer, Role::kInstaller, Role::kManager}},
+    {{"GET", "/api/v1/buses"}, {Role::kViewer, Role::kInstaller, Role::kManager}},
     {{"GET", "/api/v1/points"}, {Role::kViewer, Role::kInstaller, Role::kManager}},
     {{"GET", "/api/v1/points/{device}/{point}/history"},
      {Role::kViewer, Role::kInstaller, Role::kManager}},
