@@ -137,7 +137,7 @@ struct DevicePoller::Impl {
 
   void plan();
   void poll_class(PollClass c);
-  void sunspec_tick();
+  void sunspec_tick(bool all_due = false);
   void publish(std::string point, std::string unit_name, double value, Quality q, std::int64_t t,
                bool counter, double counter_range);
   void fail_points(const std::vector<std::string>& names, const std::string& why);
@@ -284,7 +284,7 @@ void DevicePoller::Impl::poll_class(PollClass c) {
   }
 }
 
-void DevicePoller::Impl::sunspec_tick() {
+void DevicePoller::Impl::sunspec_tick(bool all_due) {
   const auto now = SteadyClock::now();
   BusReader reader(bus, unit);
   if (models.empty()) {
@@ -311,7 +311,7 @@ void DevicePoller::Impl::sunspec_tick() {
     if (def == nullptr) continue;
     auto [due_it, first] = model_due.try_emplace(m.address, now);
     auto& due = due_it->second;
-    if (now < due) continue;
+    if (now < due && !all_due) continue;
     // Stay on the grid of the tick (which fires on its own grid): a due time computed from "now"
     // would fall a hair after the next tick and halve the poll rate.
     const auto period = periods.of(sunspec_poll_class(m.id));
@@ -379,6 +379,14 @@ void DevicePoller::start() {
     const PollClass c = cls;
     impl->tasks.push_back(impl->bus.every(impl->periods.of(c), [impl, c] { impl->poll_class(c); }));
   }
+}
+
+void DevicePoller::poll_once() {
+  if (impl_->profile == nullptr) {
+    impl_->sunspec_tick(/*all_due=*/true);
+    return;
+  }
+  for (const auto& [cls, plan] : impl_->plans) impl_->poll_class(cls);
 }
 
 const std::string& DevicePoller::bus_id() const { return impl_->bus.settings().id; }

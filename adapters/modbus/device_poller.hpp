@@ -75,6 +75,9 @@ class DevicePoller {
   // progress), so a poller may die before its bus; the bus must outlive the poller.
   void start();
   DeviceStatus status() const;
+  // Polls everything once, now, on the calling thread (through Bus::execute_now): for tools and
+  // benchmarks with a bus that has no worker. Not with start().
+  void poll_once();
   const std::string& bus_id() const;
 
  private:
