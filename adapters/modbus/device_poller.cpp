@@ -9,6 +9,7 @@
 #include "adapters/modbus/read_plan.hpp"
 #include "adapters/modbus/sunspec_discovery.hpp"
 #include "adapters/modbus/sunspec_models.hpp"
+#include "adapters/modbus/unit_register_reader.hpp"
 
 namespace gridlet::adapters::modbus {
 namespace {
@@ -25,39 +26,6 @@ std::int64_t unix_ms() {
       .count();
 }
 
-// A RegisterReader over a bus, for use on the bus's thread (SunSpec discovery and model reads).
-class BusReader final : public sunspec::RegisterReader {
- public:
-  BusReader(Bus& bus, std::uint8_t unit) : bus_(bus), unit_(unit) {}
-  sunspec::ReadStatus read_holding(std::uint16_t address, std::uint16_t count,
-                                   std::span<std::uint16_t> out) override {
-    Request r;
-    r.unit = unit_;
-    r.table = Table::kHolding;
-    r.address = address;
-    r.count = count;
-    const Response resp = bus_.execute_now(r);
-    sunspec::ReadStatus st;
-    switch (resp.outcome) {
-      case Outcome::kOk:
-        std::copy(resp.registers.begin(), resp.registers.end(), out.begin());
-        st.kind = sunspec::ReadStatus::Kind::kOk;
-        break;
-      case Outcome::kTimeout: st.kind = sunspec::ReadStatus::Kind::kTimeout; break;
-      case Outcome::kException:
-        st.kind = sunspec::ReadStatus::Kind::kException;
-        st.exception_code = static_cast<std::uint8_t>(resp.exception_code);
-        break;
-      case Outcome::kMalformed: st.kind = sunspec::ReadStatus::Kind::kMalformed; break;
-      default: st.kind = sunspec::ReadStatus::Kind::kIoError; break;
-    }
-    return st;
-  }
-
- private:
-  Bus& bus_;
-  std::uint8_t unit_;
-};
 
 bool is_counter_type(sunspec::PointType t) {
   return t == sunspec::PointType::kAcc16 || t == sunspec::PointType::kAcc32 ||
@@ -286,7 +254,7 @@ void DevicePoller::Impl::poll_class(PollClass c) {
 
 void DevicePoller::Impl::sunspec_tick(bool all_due) {
   const auto now = SteadyClock::now();
-  BusReader reader(bus, unit);
+  UnitRegisterReader reader(bus, unit);
   if (models.empty()) {
     if (now < next_discovery) return;
     const sunspec::DiscoveryResult d = sunspec::discover(reader);

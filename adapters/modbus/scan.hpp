@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "adapters/modbus/bus.hpp"
+#include "adapters/modbus/unit_register_reader.hpp"
 #include "adapters/modbus/sunspec_discovery.hpp"
 
 namespace gridlet::adapters::modbus {
@@ -44,19 +45,6 @@ UnitList parse_unit_list(std::string_view text);
 // settings.host / settings.port and clears settings.rtu. Returns an error message, or "" when valid.
 std::string parse_tcp_target(std::string_view text, BusSettings& settings);
 
-// Reads the holding registers of one unit id through a Bus (execute_now, so only on the thread
-// that drives the bus). Bus outcomes map to ReadStatus; "not sent" (offline, refused) is an I/O
-// error, which ends a SunSpec discovery at once.
-class UnitRegisterReader final : public sunspec::RegisterReader {
- public:
-  UnitRegisterReader(Bus& bus, std::uint8_t unit) : bus_(bus), unit_(unit) {}
-  sunspec::ReadStatus read_holding(std::uint16_t address, std::uint16_t count,
-                                   std::span<std::uint16_t> out) override;
-
- private:
-  Bus& bus_;
-  std::uint8_t unit_;
-};
 
 struct ScanResult {
   std::uint8_t unit = 0;

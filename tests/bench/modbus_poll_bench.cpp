@@ -20,6 +20,7 @@
 #include "adapters/modbus/profile.hpp"
 #include "adapters/modbus/read_plan.hpp"
 #include "adapters/modbus/sunspec_discovery.hpp"
+#include "adapters/modbus/unit_register_reader.hpp"
 #include "tests/integration/test_support.hpp"
 
 namespace {
@@ -79,20 +80,7 @@ struct RawRequest {
 std::vector<RawRequest> planned_requests() {
   std::vector<RawRequest> out;
   mb::Bus bus(bus_settings(), /*start_worker=*/false);
-  struct Reader final : ss::RegisterReader {
-    explicit Reader(mb::Bus& b) : bus(b) {}
-    ss::ReadStatus read_holding(std::uint16_t a, std::uint16_t c, std::span<std::uint16_t> o) override {
-      mb::Request r;
-      r.unit = 1;
-      r.address = a;
-      r.count = c;
-      const auto resp = bus.execute_now(r);
-      std::copy(resp.registers.begin(), resp.registers.end(), o.begin());
-      return ss::ReadStatus{resp.outcome == mb::Outcome::kOk ? ss::ReadStatus::Kind::kOk
-                                                             : ss::ReadStatus::Kind::kIoError, 0};
-    }
-    mb::Bus& bus;
-  } reader(bus);
+  mb::UnitRegisterReader reader(bus, 1);
   for (const auto& m : ss::discover(reader).models) {
     if (ss::find_model(m.id) == nullptr) continue;
     for (int done = 0; done < m.length + 2; done += 125) {
