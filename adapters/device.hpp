@@ -33,6 +33,7 @@ struct Reading {
   double value = 0.0;  // meaningful only when quality is kGood or kStale
   Quality quality = Quality::kMissing;
   std::int64_t timestamp_ms = 0;  // Unix milliseconds when the value was read
+  std::int64_t max_age_ms = 0;    // older than this it is stale (0: the consumer's default)
 };
 
 // Where adapters deliver readings. Implementations must be callable from adapter threads.

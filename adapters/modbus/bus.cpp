@@ -162,14 +162,17 @@ Response Bus::Impl::execute(const Request& r) {
     if (Clock::now() < unit->backoff_until) {
       resp.outcome = Outcome::kOffline;
       resp.completed_ms = unix_ms();
+      ++stats.errors["offline"];  // not sent: the unit backs off
       return resp;
     }
   }
   if (!ensure_connected()) {
+    // The line is down, not the unit: counted for the bus, no unit backs off for it.
     resp.outcome = Outcome::kIoError;
     resp.completed_ms = unix_ms();
     std::lock_guard lock(mu);
-    record(r, resp, *unit);
+    ++stats.requests;
+    ++stats.errors["io_error"];
     return resp;
   }
   // RTU: keep the line silent for the configured gap between frames (slow devices need more than
@@ -238,7 +241,11 @@ void Bus::Impl::record(const Request& r, const Response& resp, UnitState& unit) 
   (void)r;
   ++stats.requests;
   ++unit.health.requests;
-  const bool answered = resp.outcome == Outcome::kOk || resp.outcome == Outcome::kException;
+  // Exceptions 10/11 come from a gateway in front of the unit: the unit itself did not answer.
+  const bool gateway_exception = resp.outcome == Outcome::kException &&
+                                 (resp.exception_code == 10 || resp.exception_code == 11);
+  const bool answered =
+      resp.outcome == Outcome::kOk || (resp.outcome == Outcome::kException && !gateway_exception);
   if (resp.outcome == Outcome::kOk) {
     ++stats.ok;
   } else {
@@ -279,6 +286,7 @@ void Bus::Impl::record(const Request& r, const Response& resp, UnitState& unit) 
 
 void Bus::Impl::run() {
   std::unique_lock lock(mu);
+  worker_id = std::this_thread::get_id();
   for (;;) {
     auto next_due = Clock::time_point::max();
     for (const auto& t : tasks) next_due = std::min(next_due, t.due);
@@ -305,6 +313,7 @@ void Bus::Impl::run() {
     std::erase_if(tasks, [&](const PeriodicTask& t) { return t.period.count() == 0 && t.due <= now; });
     if (!due.empty()) {
       for (auto& d : due) {
+        if (stopping) break;
         // A periodic task cancelled meanwhile (by an earlier task, or another thread) is skipped.
         if (d.periodic && std::none_of(tasks.begin(), tasks.end(),
                                        [&](const PeriodicTask& t) { return t.id == d.id; })) {
@@ -348,10 +357,7 @@ void Bus::Impl::run() {
 Bus::Bus(BusSettings settings, bool start_worker)
     : impl_(std::make_unique<Impl>(std::move(settings))) {
   impl_->stats.id = impl_->settings.id;
-  if (start_worker) {
-    impl_->worker = std::thread([impl = impl_.get()] { impl->run(); });
-    impl_->worker_id = impl_->worker.get_id();
-  }
+  if (start_worker) impl_->worker = std::thread([impl = impl_.get()] { impl->run(); });
 }
 
 Response Bus::execute_now(const Request& request) { return impl_->execute(request); }
@@ -371,12 +377,16 @@ Bus::~Bus() {
   if (impl_->ctx != nullptr) modbus_free(impl_->ctx);
 }
 
-void Bus::stop() {
+void Bus::request_stop() {
   {
     std::lock_guard lock(impl_->mu);
     impl_->stopping = true;
   }
   impl_->cv.notify_all();
+}
+
+void Bus::stop() {
+  request_stop();
   if (impl_->worker.joinable()) impl_->worker.join();
 }
 

@@ -35,7 +35,8 @@ struct BusSettings {
   int data_bits = 8;
   int stop_bits = 1;
   std::chrono::milliseconds frame_gap{25};  // silence between frames on the line
-  // Response timeout: starts at `timeout`, adapts within [timeout_floor, timeout_ceiling].
+  // Response timeout: starts at `timeout`, adapts to each unit's measured latency within
+  // [timeout_floor, timeout_ceiling]; a timeout doubles it (up to the ceiling).
   std::chrono::milliseconds timeout{1000};
   std::chrono::milliseconds timeout_floor{100};
   std::chrono::milliseconds timeout_ceiling{5000};
@@ -129,6 +130,8 @@ class Bus {
   BusHealth health() const;
   const BusSettings& settings() const;
 
+  // Asks the worker to stop after the request or task in progress; stop() also waits for it.
+  void request_stop();
   void stop();
 
  private:

@@ -45,15 +45,21 @@ bool publishable(sunspec::PointType t) {
 }  // namespace
 
 CounterTracker::Result CounterTracker::update(double raw) {
-  bool jump = false;
   if (last_raw_ && raw < *last_raw_) {
-    jump = true;
     const double drop = *last_raw_ - raw;
-    // A wrap: the counter went past its maximum. A reset: it restarted (device replaced, reset).
-    offset_ += (range_ > 0 && drop > range_ / 2) ? range_ : *last_raw_;
+    if (range_ > 0 && drop > range_ / 2) {
+      offset_ += range_;  // a wrap: the counter went past its maximum
+    } else if (raw <= *last_raw_ * kResetFraction) {
+      offset_ += *last_raw_;  // a reset: it restarted near zero (device replaced or reset)
+    } else {
+      // A small step back (a glitch, a rounding change): hold the last value, never go down.
+      return {*last_raw_ + offset_, true};
+    }
+    last_raw_ = raw;
+    return {raw + offset_, true};
   }
   last_raw_ = raw;
-  return {raw + offset_, jump};
+  return {raw + offset_, false};
 }
 
 PollClass sunspec_poll_class(std::uint16_t model_id) {
@@ -90,6 +96,7 @@ struct DevicePoller::Impl {
 
   std::map<std::string, CounterTracker> counters;  // by point name
   std::vector<Bus::TaskId> tasks;                  // cancelled (and waited for) on destruction
+  milliseconds current_period{0};                  // poll period of what is being published
 
   mutable std::mutex status_mu;
   DeviceStatus status;
@@ -171,7 +178,8 @@ void DevicePoller::Impl::publish(std::string point, std::string unit_name, doubl
     }
     value = r.value;
   }
-  sink.publish(Reading{id, std::move(point), std::move(unit_name), value, q, t});
+  // A value is stale after three missed polls of its class.
+  sink.publish(Reading{id, std::move(point), std::move(unit_name), value, q, t, 3 * current_period.count()});
 }
 
 void DevicePoller::Impl::fail_points(const std::vector<std::string>& names, const std::string& why) {
@@ -184,6 +192,7 @@ void DevicePoller::Impl::poll_class(PollClass c) {
   const auto it = plans.find(c);
   if (it == plans.end()) return;
   const ClassPlan& cp = it->second;
+  current_period = periods.of(c);
   for (const ReadRequest& rr : cp.requests) {
     Request req;
     req.unit = unit;
@@ -208,6 +217,11 @@ void DevicePoller::Impl::poll_class(PollClass c) {
     for (std::size_t k : rr.points) {
       const Point& p = profile->points[cp.wanted[k]];
       if (p.encoding.type == DataType::kString) continue;  // identity text, not a reading
+      if (is_bit_table(p.table)) {  // coils and discrete inputs: the response holds 0/1 per bit
+        publish(p.name, p.unit, resp.registers[static_cast<std::size_t>(p.address - rr.start)],
+                Quality::kGood, resp.completed_ms, false, 0);
+        continue;
+      }
       DecodeResult d = decode(regs_of(p), p.encoding);
       if (d.is_missing()) {
         publish(p.name, p.unit, 0.0, Quality::kMissing, resp.completed_ms, false, 0);
@@ -283,13 +297,17 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
     // Stay on the grid of the tick (which fires on its own grid): a due time computed from "now"
     // would fall a hair after the next tick and halve the poll rate.
     const auto period = periods.of(sunspec_poll_class(m.id));
+    current_period = period;
     due += period;
     if (due <= now) due = now + period;  // fell behind (slow line): no burst
     const sunspec::ReadStatus st = sunspec::read_model(reader, m, block);
     if (st.kind != sunspec::ReadStatus::Kind::kOk) {
       note_poll(false, "model " + std::to_string(m.id) + ": " + sunspec::to_string(st));
-      // An exception on a model that was there: the device changed (firmware update); rediscover.
-      if (st.kind == sunspec::ReadStatus::Kind::kException) chain_broken = true;
+      // "Illegal data address" on a model that was there: the device changed (a firmware
+      // update); rediscover. Other exceptions (busy, gateway 10/11) are transient.
+      if (st.kind == sunspec::ReadStatus::Kind::kException && st.exception_code == 2) {
+        chain_broken = true;
+      }
       continue;
     }
     note_poll(true, "");

@@ -32,11 +32,13 @@ struct PollPeriods {
 
 // Turns a counter that resets or wraps into one that only grows: a drop is never published as a
 // huge negative or positive jump. A drop by more than half the counter's range is a wrap (the
-// range is added); a smaller drop is a reset (the counter continues from the last value).
+// range is added); a drop to at most 10 % of the last value is a reset (the counter continues
+// from the last value); a smaller step back is a glitch (the last value is held).
 class CounterTracker {
  public:
   // range: 2^bits of the raw counter, times its scale (0 = unknown, every drop is a reset).
   explicit CounterTracker(double range = 0) : range_(range) {}
+  static constexpr double kResetFraction = 0.1;
   struct Result {
     double value;          // continuous value to publish
     bool discontinuity;    // a reset or wrap was absorbed

@@ -577,8 +577,8 @@ ReloadPlan plan_reload(const Config& running, const Config& next) {
   note(running.api.listen_host != next.api.listen_host || running.api.listen_port != next.api.listen_port,
        false, "api.listen");
   note(running.api.max_connections != next.api.max_connections, false, "api.max_connections");
-  // Device polling arrives with the Modbus adapter; until then the registry reloads live.
-  note(running.devices != next.devices, true, "devices");
+  // Buses and pollers are built at start; a changed device set needs a restart.
+  note(running.devices != next.devices, false, "devices");
   note(running.buses != next.buses, false, "buses");
   note(running.mqtt != next.mqtt, false, "mqtt");
   note(running.dr != next.dr, false, "dr");

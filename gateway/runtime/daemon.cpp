@@ -42,6 +42,8 @@ using namespace std::chrono_literals;
 constexpr auto kShutdownDeadline = 5s;
 // How often good values are checked against their maximum age.
 constexpr auto kStaleCheckPeriod = 5s;
+// How often the device registry takes the buses' view of which units answer.
+constexpr auto kDeviceStatePeriod = 1s;
 
 // Arms one steady_timer for the scheduler's next due task. The scheduler runs on a
 // MonotonicClock, so next_due - now is a true delay even when the wall clock is stepped.
@@ -78,14 +80,7 @@ class LoopSink final : public adapters::ReadingSink {
   LoopSink(asio::io_context& ioc, PointStore& points, DeviceRegistry& devices)
       : ioc_(ioc), points_(points), devices_(devices) {}
   void publish(adapters::Reading r) override {
-    asio::post(ioc_, [this, r = std::move(r)] {
-      if (r.quality == adapters::Quality::kError) {
-        devices_.mark_error(r.device, "read failed: " + r.point);
-      } else {
-        devices_.mark_online(r.device, r.timestamp_ms);
-      }
-      points_.update(r);
-    });
+    asio::post(ioc_, [this, r = std::move(r)] { points_.update(r); });
   }
 
  private:
@@ -101,7 +96,30 @@ struct ModbusFleet {
   std::vector<std::unique_ptr<adapters::modbus::Bus>> buses;
   std::vector<std::unique_ptr<adapters::modbus::DevicePoller>> pollers;
   ~ModbusFleet() {
+    for (auto& b : buses) b->request_stop();  // all at once: shutdown waits for the slowest only
     for (auto& b : buses) b->stop();
+  }
+
+  // Online means the device's unit answered its last request (the bus's view, which also knows
+  // about units backing off); called on the loop.
+  void update_registry(DeviceRegistry& registry) const {
+    for (const auto& bus : buses) {
+      const auto h = bus->health();
+      for (const auto& p : pollers) {
+        if (p->bus_id() != h.id) continue;
+        const auto st = p->status();
+        auto it = h.units.find(st.unit);
+        if (it == h.units.end()) continue;
+        if (it->second.online) {
+          registry.mark_online(st.id, it->second.last_ok_ms);
+        } else if (it->second.requests > 0) {
+          const auto* d = registry.find(st.id);
+          if (d == nullptr || d->online || d->errors == 0) {
+            registry.mark_error(st.id, st.last_error.empty() ? "not answering" : st.last_error);
+          }
+        }
+      }
+    }
   }
 
   // The /api/v1/buses document.
@@ -159,9 +177,12 @@ std::string start_modbus(const config::Config& cfg, adapters::ReadingSink& sink,
     s.data_bits = bc.data_bits;
     s.stop_bits = bc.stop_bits;
     s.frame_gap = bc.frame_gap;
+    // buses.timeout is the most a request may wait; measured latency may bring it down to 100 ms.
     s.timeout = bc.timeout;
-    s.timeout_ceiling = std::max(s.timeout_ceiling, bc.timeout);
-    auto bus = std::make_unique<mb::Bus>(s);
+    s.timeout_ceiling = bc.timeout;
+    s.timeout_floor = std::min(s.timeout_floor, bc.timeout);
+    fleet.buses.push_back(std::make_unique<mb::Bus>(s));
+    mb::Bus* bus = fleet.buses.back().get();
     for (const auto& dc : cfg.devices) {
       if (dc.bus != bc.id || !dc.enabled) continue;
       std::shared_ptr<const mb::Profile> profile;
@@ -176,7 +197,6 @@ std::string start_modbus(const config::Config& cfg, adapters::ReadingSink& sink,
     }
     spdlog::info("bus {}: {} ({})", bc.id, s.rtu ? s.device : s.host + ":" + std::to_string(s.port),
                  s.rtu ? "rtu" : "tcp");
-    fleet.buses.push_back(std::move(bus));
   }
   return "";
 }
@@ -301,6 +321,7 @@ int run_daemon(const DaemonOptions& options) {
   spdlog::info("API listening on {}:{}", cfg.api.listen_host, server->port());
 
   scheduler.every(kStaleCheckPeriod, [&] { points.mark_stale(); }, "mark-stale");
+  scheduler.every(kDeviceStatePeriod, [&] { fleet->update_registry(devices); }, "device-state");
 
 
   // The watchdog is fed from the loop itself, so a stuck loop stops feeding it and systemd
@@ -330,7 +351,6 @@ int run_daemon(const DaemonOptions& options) {
         server->set_tokens(next_tokens->get());
         tokens = std::move(*next_tokens);
       }
-      devices.load(nc.devices);
       for (const auto& key : plan.applied) spdlog::info("reload: applied {}", key);
       for (const auto& key : plan.restart_required) {
         spdlog::warn("reload: {} changed; it takes effect after a restart", key);
@@ -339,7 +359,6 @@ int run_daemon(const DaemonOptions& options) {
       cfg.log = nc.log;
       cfg.site.name = nc.site.name;
       cfg.api.tokens_file = nc.api.tokens_file;
-      cfg.devices = nc.devices;
       spdlog::info("reload done: {} applied, {} need a restart", plan.applied.size(),
                    plan.restart_required.size());
     }

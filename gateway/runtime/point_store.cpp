@@ -16,6 +16,7 @@ bool PointStore::update(const adapters::Reading& reading, Origin origin) {
   PointValue& pv = it->second;
   if (!inserted && reading.timestamp_ms < pv.timestamp_ms) return false;
   if (!reading.unit.empty()) pv.unit = reading.unit;
+  if (reading.max_age_ms > 0) pv.max_age = std::chrono::milliseconds(reading.max_age_ms);
   pv.quality = reading.quality;
   pv.timestamp_ms = reading.timestamp_ms;
   // A failed or missing read keeps the last value for reference but never its good quality.
