@@ -50,7 +50,9 @@ constexpr std::int64_t kDayMs = 24 * kHourMs;
 Response json_response(int status, const json& body) {
   Response r;
   r.status = status;
-  r.body = body.dump();
+  // Strings can echo request bytes (a path, a parameter) that are not UTF-8: replace them with
+  // U+FFFD instead of throwing, which would take the daemon down (found by api_request_fuzz).
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 

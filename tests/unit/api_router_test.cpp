@@ -444,6 +444,15 @@ TEST_F(RouterTest, MetricsExposition) {
   }
 }
 
+TEST_F(RouterTest, RequestBytesThatAreNotUtf8AreAnsweredNotThrown) {
+  // Found by api_request_fuzz: an error message echoing a non-UTF-8 path made json::dump throw.
+  const std::string target = "/api/v1/devices/pv\xff\xfe";
+  const Response r = call("GET", target, Role::kViewer);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(json::accept(r.body)) << r.body;
+  EXPECT_NE(r.body.find("\xef\xbf\xbd"), std::string::npos) << "invalid bytes become U+FFFD";
+}
+
 TEST(ProcessStats, ParsesProcText) {
   // comm with spaces and a ')' inside; utime=250 stime=150 starttime=1000 (ticks).
   const std::string stat =
