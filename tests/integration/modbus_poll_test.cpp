@@ -302,6 +302,27 @@ TEST(ModbusPoll, RtuLineWithSeveralUnits) {
   EXPECT_EQ(bus.health().errors.count("malformed"), 0u);
 }
 
+TEST(ModbusPoll, UnitThatDisappearsIsOfflineThenRecovers) {
+  // The inverter goes silent for 3 s from the start, then answers again by itself.
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter", "--fault", "1=disappear:3"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port) << sim.log();
+  CollectingSink sink;
+  Bus bus(tcp_bus(*port));
+  DevicePoller pv(bus, "pv", 1, nullptr, sink, quick());
+  pv.start();
+  ASSERT_TRUE(eventually(10s, [&] {
+    const auto h = bus.health();
+    return h.units.contains(1) && !h.units.at(1).online && h.units.at(1).backoff_until_ms > 0;
+  }));
+  EXPECT_FALSE(sink.good("pv", "inverter_three_phase.W"));
+  // After it returns, the next probe finds it: discovery, then good readings, online again.
+  ASSERT_TRUE(eventually(20s, [&] { return sink.good("pv", "inverter_three_phase.W"); }))
+      << pv.status().last_error;
+  EXPECT_TRUE(bus.health().units.at(1).online);
+  EXPECT_TRUE(pv.status().discovered);
+}
+
 TEST(CounterTracker, ResetAndWrapNeverJump) {
   CounterTracker wrap(65536.0);
   EXPECT_EQ(wrap.update(65000).value, 65000);
