@@ -91,6 +91,15 @@ void remove_db(const fs::path& db) {
   }
 }
 
+// The counters both benchmarks report, per sample: database size, bytes written to the disk, CPU.
+void report(benchmark::State& state, std::uint64_t bytes, std::uint64_t written, double cpu_s) {
+  const double samples = static_cast<double>(state.iterations() * kSamples);
+  state.SetItemsProcessed(state.iterations() * kSamples);
+  state.counters["bytes_per_sample"] = static_cast<double>(bytes) / kSamples;
+  state.counters["written_bytes_per_sample"] = static_cast<double>(written) / samples;
+  state.counters["cpu_ns_per_sample"] = cpu_s * 1e9 / samples;
+}
+
 void BM_RawSqliteInsert(benchmark::State& state) {
   const auto rows = make_rows();
   const fs::path db_path = bench_dir() / "raw.db";
@@ -136,12 +145,7 @@ void BM_RawSqliteInsert(benchmark::State& state) {
     written += process_write_bytes() - written0;
     state.ResumeTiming();
   }
-  state.SetItemsProcessed(state.iterations() * kSamples);
-  state.counters["bytes_per_sample"] = static_cast<double>(bytes) / kSamples;
-  state.counters["written_bytes_per_sample"] =
-      static_cast<double>(written) / static_cast<double>(state.iterations() * kSamples);
-  state.counters["cpu_ns_per_sample"] =
-      cpu_s * 1e9 / static_cast<double>(state.iterations() * kSamples);
+  report(state, bytes, written, cpu_s);
   remove_db(db_path);
   fs::remove(db_path.parent_path());
 }
@@ -182,12 +186,7 @@ void BM_StoreIngest(benchmark::State& state) {
     written += process_write_bytes() - written0;
     state.ResumeTiming();
   }
-  state.SetItemsProcessed(state.iterations() * kSamples);
-  state.counters["bytes_per_sample"] = static_cast<double>(bytes) / kSamples;
-  state.counters["written_bytes_per_sample"] =
-      static_cast<double>(written) / static_cast<double>(state.iterations() * kSamples);
-  state.counters["cpu_ns_per_sample"] =
-      cpu_s * 1e9 / static_cast<double>(state.iterations() * kSamples);
+  report(state, bytes, written, cpu_s);
   remove_db(db_path);
   fs::remove(db_path.parent_path());
 }

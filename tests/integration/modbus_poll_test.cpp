@@ -75,16 +75,12 @@ BusSettings tcp_bus(int port) {
 
 PollPeriods quick() { return PollPeriods{200ms, 500ms, 2000ms}; }
 
-Response write_now(Bus& bus, std::uint8_t unit, std::uint16_t address, std::uint16_t value) {
+// Submits one request through the bus's queue (as the daemon would) and waits for its answer.
+Response submit_and_wait(Bus& bus, Request r) {
   std::mutex mu;
   std::condition_variable cv;
   std::optional<Response> out;
-  Request r;
-  r.op = Request::Op::kWriteRegisters;
-  r.unit = unit;
-  r.address = address;
-  r.values = {value};
-  bus.submit(r, [&](const Response& resp) {
+  bus.submit(std::move(r), [&](const Response& resp) {
     std::lock_guard lock(mu);
     out = resp;
     cv.notify_all();
@@ -94,22 +90,21 @@ Response write_now(Bus& bus, std::uint8_t unit, std::uint16_t address, std::uint
   return out.value_or(Response{Outcome::kRefused, 0, {}, {}, 0});
 }
 
+Response write_now(Bus& bus, std::uint8_t unit, std::uint16_t address, std::uint16_t value) {
+  Request r;
+  r.op = Request::Op::kWriteRegisters;
+  r.unit = unit;
+  r.address = address;
+  r.values = {value};
+  return submit_and_wait(bus, std::move(r));
+}
+
 Response read_now(Bus& bus, std::uint8_t unit, std::uint16_t address, std::uint16_t count) {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<Response> out;
   Request r;
   r.unit = unit;
   r.address = address;
   r.count = count;
-  bus.submit(r, [&](const Response& resp) {
-    std::lock_guard lock(mu);
-    out = resp;
-    cv.notify_all();
-  });
-  std::unique_lock lock(mu);
-  cv.wait_for(lock, 10s, [&] { return out.has_value(); });
-  return out.value_or(Response{Outcome::kRefused, 0, {}, {}, 0});
+  return submit_and_wait(bus, std::move(r));
 }
 
 TEST(ModbusPoll, SunSpecAndProfileDevicesShareOneTcpConnection) {
