@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <optional>
 #include <string>
 
 namespace gridlet::adapters::sunspec {
@@ -280,6 +281,164 @@ LengthCheck check_length(const ModelDef* def, std::uint16_t length,
   return LengthCheck::kUnknownModel;
 }
 
+// Where the points of one model instance lie, worked out from the model definition and the
+// registers read so far: repeat counts (705 NCrv, NPt, ...) are registers of the model itself, so
+// the layout past a count that has not been read yet is unknown. Mirrors BlockDecoder's walk.
+class LayoutWalker {
+ public:
+  // `known`: the first registers of the instance (from its ID register on); `total`: 2 + L.
+  LayoutWalker(std::span<const std::uint16_t> known, std::uint32_t total)
+      : known_(known), total_(total), inside_(total, false) {}
+
+  void walk(const GroupDef& top) {
+    instance(top, 0);
+    std::sort(checked_.begin(), checked_.end());
+    checked_.erase(std::unique(checked_.begin(), checked_.end()), checked_.end());
+  }
+
+  // True when a request may not start at `offset`: it is the second or later register of a point.
+  bool inside_point(std::uint32_t offset) const { return offset < total_ && inside_[offset]; }
+  // False when a repeat count lies in registers not read yet: the layout after it is unknown.
+  bool complete() const { return !stopped_; }
+  // Registers (single-register points) the values depend on: every sunssf point and every count
+  // that sets how many instances of a group follow. Sorted, no duplicates.
+  const std::vector<std::uint32_t>& checked() const { return checked_; }
+
+ private:
+  struct Frame {
+    const GroupDef* group;
+    std::uint32_t base;
+  };
+
+  std::uint32_t instance(const GroupDef& g, std::uint32_t base) {
+    frames_.push_back({&g, base});
+    for (const PointDef& p : g.points) mark(p, base + p.offset);
+    std::uint32_t pos = base + g.points_length;
+    for (const GroupDef& sub : g.groups) {
+      if (stopped_ || pos >= total_) break;
+      switch (sub.repeat) {
+        case GroupRepeat::kOnce:
+          pos += instance(sub, pos);
+          break;
+        case GroupRepeat::kByCountPoint: {
+          const std::uint64_t n = count(sub.count_point);
+          for (std::uint64_t i = 0; i < n && !stopped_ && pos < total_; ++i) {
+            const std::uint32_t used = instance(sub, pos);
+            if (used == 0) break;  // an empty group cannot advance
+            pos += used;
+          }
+          break;
+        }
+        case GroupRepeat::kFillModel:
+          if (sub.points_length == 0) break;
+          while (!stopped_ && pos + sub.points_length <= total_) pos += instance(sub, pos);
+          break;
+      }
+    }
+    frames_.pop_back();
+    return pos - base;
+  }
+
+  void mark(const PointDef& p, std::uint32_t offset) {
+    if (p.type == PointType::kSunssf && offset < total_) checked_.push_back(offset);
+    for (std::uint32_t k = 1; k < p.size && offset + k < total_; ++k) inside_[offset + k] = true;
+  }
+
+  // Instances of a counted group, as decode_model will see them (a missing count: none). Stops
+  // the walk when the count has not been read yet.
+  std::uint64_t count(std::string_view name) {
+    for (auto f = frames_.rbegin(); f != frames_.rend(); ++f) {
+      const PointDef* p = find_point(*f->group, name);
+      if (p == nullptr) continue;
+      const std::uint32_t offset = f->base + p->offset;
+      if (p->size == 0 || p->size > 4 || offset + p->size > total_) return 0;
+      if (offset + p->size > known_.size()) {
+        stopped_ = true;
+        return 0;
+      }
+      std::uint64_t raw = 0;
+      for (std::uint32_t k = 0; k < p->size; ++k) {
+        checked_.push_back(offset + k);
+        raw = (raw << 16) | known_[offset + k];
+      }
+      return is_missing(PointType::kUint16, raw) ? 0 : raw;
+    }
+    return 0;
+  }
+
+  std::span<const std::uint16_t> known_;
+  std::uint32_t total_;
+  std::vector<bool> inside_;
+  std::vector<std::uint32_t> checked_;
+  std::vector<Frame> frames_;
+  bool stopped_ = false;
+};
+
+// One pass of read_model for a known model: the whole instance in requests cut between points,
+// then (if that took more than one request) a check read of the scale factors and counts read
+// before the last request. Sets `settled` to false when the check found a change.
+ReadStatus read_model_once(RegisterReader& reader, const ModelDef& def, std::uint16_t address,
+                           std::uint32_t total, std::vector<std::uint16_t>& out,
+                           std::uint16_t chunk, bool& settled) {
+  settled = true;
+  out.assign(total, 0);
+  std::optional<LayoutWalker> layout;
+  std::uint32_t done = 0;
+  std::uint32_t last_start = 0;
+  while (done < total) {
+    // The layout only grows while counts are still unread; once complete it stays.
+    if (!layout || !layout->complete()) {
+      layout.emplace(std::span<const std::uint16_t>(out).first(done), total);
+      layout->walk(def.top);
+    }
+    // Where the layout was not known yet when the previous request was cut (its counts were in
+    // that very request), it may have ended inside a point: read that point again, whole. Costs a
+    // few registers, never a request: the cuts are the ones a known layout would have given.
+    std::uint32_t start = done;
+    while (start > last_start && layout->inside_point(start)) --start;
+    if (start == last_start) start = done;  // a point longer than a request: no way around a split
+    std::uint32_t end = std::min(total, start + chunk);
+    std::uint32_t cut = end;
+    while (cut > start && layout->inside_point(cut)) --cut;
+    if (cut > start) end = cut;  // else one point is longer than a request: it has to be split
+    last_start = start;
+    const auto n = static_cast<std::uint16_t>(end - start);
+    const ReadStatus s = reader.read_holding(static_cast<std::uint16_t>(address + start), n,
+                                             std::span<std::uint16_t>(out).subspan(start, n));
+    if (!s.is_ok()) return s;
+    done = end;
+  }
+  if (last_start == 0) return ReadStatus::ok();  // one request: consistent by construction
+
+  if (!layout->complete()) {  // counts in the last request: walk once more with everything
+    layout.emplace(out, total);
+    layout->walk(def.top);
+  }
+  // Registers read in the last request were read together with the values of that request and
+  // after all earlier ones: only the earlier ones need checking.
+  std::vector<std::uint32_t> check;
+  for (const std::uint32_t r : layout->checked()) {
+    if (r < last_start) check.push_back(r);
+  }
+  std::vector<std::uint16_t> again;
+  for (std::size_t i = 0; i < check.size();) {
+    // One request from this register as far as the limit reaches (one request for every model in
+    // our tables: their scale factors and counts sit together in the top group).
+    std::size_t j = i;
+    while (j + 1 < check.size() && check[j + 1] < check[i] + chunk) ++j;
+    const auto n = static_cast<std::uint16_t>(check[j] + 1 - check[i]);
+    again.assign(n, 0);
+    const ReadStatus s =
+        reader.read_holding(static_cast<std::uint16_t>(address + check[i]), n, again);
+    if (!s.is_ok()) return s;
+    for (std::size_t k = i; k <= j; ++k) {
+      if (again[check[k] - check[i]] != out[check[k]]) settled = false;
+    }
+    i = j + 1;
+  }
+  return ReadStatus::ok();
+}
+
 }  // namespace
 
 RegisterReader::~RegisterReader() = default;
@@ -296,6 +455,8 @@ std::string to_string(ReadStatus s) {
       return "malformed";
     case ReadStatus::Kind::kIoError:
       return "io error";
+    case ReadStatus::Kind::kInconsistent:
+      return "inconsistent (scale factors changed during the read)";
   }
   return "unknown";
 }
@@ -340,9 +501,40 @@ ReadStatus read_registers(RegisterReader& reader, std::uint16_t address, std::ui
   return read_counted(reader, address, count, out, max_per_read, requests);
 }
 
+// A model longer than one request is read at several moments, and a value read in a later request
+// could be paired with a scale factor read in an earlier one: if the device changed the scale
+// factor in between, the value is off by a power of ten (a torn read). SunSpec asks that values
+// and their scale factors come from one moment, and Modbus gives no atomic read over 125
+// registers, so:
+//   - requests are cut between points, never inside one (a 32-bit value or a string is always
+//     read whole), still in the fewest requests: the greedy "as far as the limit allows, then
+//     back to a point boundary" is optimal for this;
+//   - after the last request, the scale factors (and repeat counts, which set the layout) read in
+//     an earlier request are read again. Unchanged from their first read to after the last
+//     request, they held for every value read in between; changed, the whole model is read again
+//     (bounded: kModelReadRetries), and a device that never settles gives kInconsistent rather
+//     than a wrong value.
+// This bracket is sound when the scale factors are read in the first request, which holds for
+// every model in our tables at the default limit (they sit in the top group: 160 at offsets 2-5,
+// 701 at 113-122, 705-712 before offset 15; checked by a unit test). Cost: one extra small
+// request per multi-request read; none for a model that fits one request, for a model without
+// scale factors (211-214), or for an unknown model (no definition: plain chunks, unchecked).
 ReadStatus read_model(RegisterReader& reader, const DiscoveredModel& model,
                       std::vector<std::uint16_t>& out, std::uint16_t max_per_read) {
-  return read_registers(reader, model.address, 2U + model.length, out, max_per_read);
+  const std::uint32_t total = 2U + model.length;
+  const std::uint16_t chunk = clamp_per_read(max_per_read);
+  const ModelDef* def = find_model(model.id);
+  if (def == nullptr || total <= chunk || model.address + total > kAddressSpace) {
+    return read_registers(reader, model.address, total, out, chunk);
+  }
+  for (int attempt = 0; attempt <= kModelReadRetries; ++attempt) {
+    bool settled = true;
+    const ReadStatus s = read_model_once(reader, *def, model.address, total, out, chunk, settled);
+    if (!s.is_ok()) return s;
+    if (settled) return s;
+  }
+  out.clear();
+  return ReadStatus::inconsistent();
 }
 
 DiscoveryResult discover(RegisterReader& reader, const DiscoveryOptions& options) {

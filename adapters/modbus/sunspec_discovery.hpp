@@ -6,7 +6,10 @@
 // model 1's identity strings. Every read is at most 125 registers; the walk is bounded (max models,
 // end of the address space), so a garbage chain ends in an error, never a loop.
 //
-// decode_model(): turn the registers of one whole model instance (read in one go, so values and
+// read_model(): read one model instance as a consistent block (values and their scale factors
+// from the same moment), also when it takes several requests.
+//
+// decode_model(): turn the registers of one whole model instance (from read_model, so values and
 // their scale factors come from the same moment) into named points, with "not implemented"
 // sentinels mapped to missing.
 //
@@ -40,6 +43,10 @@ struct ReadStatus {
     kException,  // Modbus exception; see exception_code (2 = illegal data address)
     kMalformed,  // a reply that could not be used
     kIoError,    // connection or line failure; also "not sent" (unit offline, queue full)
+    // read_model: a model read in several requests whose scale factors (or repeat counts) kept
+    // changing between the requests, so no consistent block could be read. The device answers;
+    // this model's values are just not usable this time.
+    kInconsistent,
   };
   Kind kind = Kind::kOk;
   std::uint8_t exception_code = 0;
@@ -49,11 +56,14 @@ struct ReadStatus {
   static constexpr ReadStatus exception(std::uint8_t code) { return {Kind::kException, code}; }
   static constexpr ReadStatus malformed() { return {Kind::kMalformed, 0}; }
   static constexpr ReadStatus io_error() { return {Kind::kIoError, 0}; }
+  static constexpr ReadStatus inconsistent() { return {Kind::kInconsistent, 0}; }
   bool is_ok() const { return kind == Kind::kOk; }
   friend bool operator==(const ReadStatus&, const ReadStatus&) = default;
 };
 
-std::string to_string(ReadStatus s);  // "ok", "timeout", "exception 2", "malformed", "io error"
+// "ok", "timeout", "exception 2", "malformed", "io error",
+// "inconsistent (scale factors changed during the read)"
+std::string to_string(ReadStatus s);
 
 // Reads holding registers of one device (one unit id). Implemented by the bus code and by fakes.
 class RegisterReader {
@@ -142,7 +152,19 @@ struct DiscoveryResult {
 
 DiscoveryResult discover(RegisterReader& reader, const DiscoveryOptions& options = {});
 
-// Reads one whole model instance (ID, L and L registers) in requests of at most max_per_read.
+// Reads one whole model instance (ID, L and L registers) into `out` (resized to 2 + L) as one
+// consistent block: values and their scale factors from the same moment.
+//
+// A model that fits in one request (2 + L <= max_per_read) costs exactly one request. A longer
+// known model (find_model(id)) is read in as few requests as possible, cut only between points
+// (a multi-register point is never split, unless it alone is longer than max_per_read); then the
+// registers holding its scale factors and repeat counts that were read before the last request
+// are read once more (one small request for every model in our tables) and compared. If any
+// changed, the whole model is read again, at most kModelReadRetries times; if it never settles
+// the result is ReadStatus::inconsistent() and `out` is empty. Unknown models are read in plain
+// chunks of max_per_read, unchecked. On another failure that read's status is returned and `out`
+// is unspecified.
+inline constexpr int kModelReadRetries = 2;
 ReadStatus read_model(RegisterReader& reader, const DiscoveredModel& model,
                       std::vector<std::uint16_t>& out,
                       std::uint16_t max_per_read = kMaxRegistersPerRead);
