@@ -40,6 +40,28 @@ std::optional<E> value_of(const std::array<std::pair<E, std::string_view>, N>& t
 
 }  // namespace
 
+std::string_view to_string(ControlOutcome o) {
+  switch (o) {
+    case ControlOutcome::kApplied: return "applied";
+    case ControlOutcome::kRejected: return "rejected";
+    case ControlOutcome::kRefused: return "refused";
+    case ControlOutcome::kMismatch: return "mismatch";
+    case ControlOutcome::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(ControlAction a) {
+  switch (a) {
+    case ControlAction::kSet: return "set";
+    case ControlAction::kKeepAlive: return "keepalive";
+    case ControlAction::kReassert: return "reassert";
+    case ControlAction::kRelease: return "release";
+    case ControlAction::kHeartbeat: return "heartbeat";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(Quality q) { return name_of(kQualityNames, q); }
 std::optional<Quality> parse_quality(std::string_view s) { return value_of<Quality>(kQualityNames, s); }
 std::string_view to_string(DeviceKind k) { return name_of(kKindNames, k); }

@@ -43,4 +43,83 @@ class ReadingSink {
   virtual void publish(Reading reading) = 0;
 };
 
+// --- Setpoints ------------------------------------------------------------------------------------
+// A setpoint is transactional: range-checked, written, read back; a refusal or a mismatch is an
+// alarm, never a silent success. The adapter keeps it alive (re-written before the device's revert
+// timer runs out, re-asserted after the device comes back) until it is released, expires, or the
+// gateway stops; then the point goes to its fail-safe. Every write is reported as a ControlEvent.
+
+// Asks a device to hold a writable point at a value.
+struct SetpointCommand {
+  std::string point;         // e.g. "controls.WMaxLimPct", or a profile point name
+  double value = 0.0;        // physical units of the point
+  std::string actor;         // who asked: an API token's name, "dr", "gateway"
+  std::string reason;        // free text for the audit log
+  std::int64_t until_ms = 0; // Unix ms: released to the fail-safe then (0 = until released)
+};
+
+enum class ControlOutcome : std::uint8_t {
+  kApplied,   // written and read back equal (or the point cannot be read back: see detail)
+  kRejected,  // refused before touching the device: unknown point, out of range, no nameplate
+  kRefused,   // the device answered the write with a Modbus exception
+  kMismatch,  // written, but the read-back differs: the device did not take it
+  kFailed,    // no answer (timeout, I/O error, offline): the gateway retries when it is back
+};
+std::string_view to_string(ControlOutcome o);
+
+enum class ControlAction : std::uint8_t {
+  kSet,        // a command
+  kKeepAlive,  // re-written before the device's revert timer runs out
+  kReassert,   // re-written after the device came back (reconnect, restart)
+  kRelease,    // released to the fail-safe (command, expiry or gateway stop)
+  kHeartbeat,  // the controller heartbeat register (only failures and recoveries are reported)
+};
+std::string_view to_string(ControlAction a);
+
+// One write (or attempted write) to a device, for the audit log and the event log.
+struct ControlEvent {
+  std::int64_t timestamp_ms = 0;
+  std::string device;
+  std::string point;
+  ControlAction action = ControlAction::kSet;
+  double value = 0.0;                 // requested (after rounding to the device's resolution)
+  std::optional<double> readback;     // what the device holds after the write, when read back
+  ControlOutcome outcome = ControlOutcome::kApplied;
+  std::string actor;
+  std::string reason;
+  std::string detail;                 // why it failed; or the registers written ("40005=[...]")
+  bool alarm() const { return outcome != ControlOutcome::kApplied; }
+};
+
+// Where adapters report control events. Called on adapter threads; must not block for long.
+class ControlSink {
+ public:
+  virtual ~ControlSink() = default;
+  virtual void on_control(const ControlEvent& event) = 0;
+};
+
+// A setpoint an adapter is holding.
+struct ActiveSetpoint {
+  std::string point;
+  double value = 0.0;
+  std::string actor;
+  std::string reason;
+  std::int64_t since_ms = 0;
+  std::int64_t until_ms = 0;          // 0 = until released
+  std::int64_t last_write_ms = 0;
+  ControlOutcome last_outcome = ControlOutcome::kApplied;
+  std::string last_detail;
+  std::int64_t keepalive_ms = 0;      // re-written this often (0 = not needed)
+};
+
+// A point a device lets the gateway control, with the range a command must respect.
+struct ControlInfo {
+  std::string point;
+  std::string unit;
+  std::optional<double> min;
+  std::optional<double> max;
+  std::optional<double> failsafe;     // written on release (nullopt: release disables or leaves it)
+  std::string release;                // how a release works, in words
+};
+
 }  // namespace gridlet::adapters

@@ -310,15 +310,14 @@ void Bus::Impl::run() {
         if (t.period.count() > 0) t.due += t.period * ((now - t.due) / t.period + 1);  // on grid
       }
     }
-    std::erase_if(tasks, [&](const PeriodicTask& t) { return t.period.count() == 0 && t.due <= now; });
     if (!due.empty()) {
       for (auto& d : due) {
         if (stopping) break;
-        // A periodic task cancelled meanwhile (by an earlier task, or another thread) is skipped.
-        if (d.periodic && std::none_of(tasks.begin(), tasks.end(),
-                                       [&](const PeriodicTask& t) { return t.id == d.id; })) {
+        // A task cancelled meanwhile (by an earlier task, or another thread) is skipped.
+        if (std::none_of(tasks.begin(), tasks.end(), [&](const PeriodicTask& t) { return t.id == d.id; })) {
           continue;
         }
+        if (!d.periodic) std::erase_if(tasks, [&](const PeriodicTask& t) { return t.id == d.id; });
         running_tasks.insert(d.id);
         lock.unlock();
         d.fn();
@@ -362,14 +361,17 @@ Bus::Bus(BusSettings settings, bool start_worker)
 
 Response Bus::execute_now(const Request& request) { return impl_->execute(request); }
 
-void Bus::post(std::function<void()> fn) {
+Bus::TaskId Bus::post(std::function<void()> fn) {
+  TaskId id = 0;
   {
     std::lock_guard lock(impl_->mu);
     // A one-shot task: due now, removed after it ran (period 0 marks it).
-    impl_->tasks.push_back({impl_->next_task_id++, milliseconds(0), Clock::now(), std::move(fn)});
+    id = impl_->next_task_id++;
+    impl_->tasks.push_back({id, milliseconds(0), Clock::now(), std::move(fn)});
     ++impl_->tasks_generation;
   }
   impl_->cv.notify_one();
+  return id;
 }
 
 Bus::~Bus() {

@@ -120,7 +120,8 @@ class Bus {
   // (unless called from the bus thread itself). After it returns, fn is never called again.
   void cancel(TaskId id);
   // Runs `fn` once on the bus thread, as soon as the request in progress (if any) is done.
-  void post(std::function<void()> fn);
+  // cancel(id) before it ran drops it; after it ran, cancel is a no-op.
+  TaskId post(std::function<void()> fn);
 
   // Executes a request synchronously. Only on the bus thread (inside every()/post() work or a
   // callback): it is how multi-step exchanges such as SunSpec discovery run without interleaving.

@@ -1,11 +1,14 @@
 #include "adapters/modbus/device_poller.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <set>
 
+#include "adapters/modbus/control.hpp"
 #include "adapters/modbus/read_plan.hpp"
 #include "adapters/modbus/sunspec_discovery.hpp"
 #include "adapters/modbus/sunspec_models.hpp"
@@ -20,6 +23,8 @@ using SteadyClock = std::chrono::steady_clock;
 // After a failed SunSpec discovery, try again after this long (doubling up to the maximum).
 constexpr milliseconds kRediscoverInitial{5000};
 constexpr milliseconds kRediscoverMax{300000};
+// Setpoint keep-alives, expiries, re-assertion and heartbeats are checked this often.
+constexpr milliseconds kControlTick{1000};
 
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -101,6 +106,49 @@ struct DevicePoller::Impl {
   mutable std::mutex status_mu;
   DeviceStatus status;
 
+  // ---- Setpoints. Mutated on the bus thread only; ctl_mu guards them for readers elsewhere.
+  struct Held {
+    ActiveSetpoint sp;
+    SteadyClock::time_point next_write = SteadyClock::time_point::max();  // keep-alive or retry
+  };
+  ControlSink* control_sink = nullptr;
+  ControlSettings control;
+  mutable std::mutex ctl_mu;
+  std::map<std::string, Held> held;         // by point
+  std::map<std::string, double> nameplate;  // "<model name>.<point>" of 120, 121, 702, 802
+  bool contact_lost = false;                // a read failed since the last good one
+  bool reassert_due = false;
+  std::uint32_t hb_counter = 0;
+  SteadyClock::time_point next_heartbeat{};
+  bool hb_failing = false;
+  bool hb_started = false;
+  std::mutex posted_mu;
+  std::set<Bus::TaskId> posted;  // one-shot control work not yet run: cancelled on destruction
+
+  void post_control(std::function<void()> fn);
+  ControlEvent apply(const std::string& point, std::optional<double> value, ControlAction action,
+                     const std::string& actor, const std::string& reason);
+  ControlEvent apply_sunspec(ControlEvent ev, std::optional<double> value);
+  ControlEvent apply_profile(ControlEvent ev, std::optional<double> value);
+  std::pair<ControlOutcome, std::string> run_writes(const WritePlan& plan);
+  std::chrono::milliseconds keepalive_of(const std::string& point);
+  void hold(const SetpointCommand& cmd, const ControlEvent& ev);
+  void after_write(Held& h, const ControlEvent& ev);
+  void control_tick();
+  void heartbeat_tick(SteadyClock::time_point now);
+  void report(const ControlEvent& ev) {
+    if (ev.alarm()) {
+      spdlog::warn("device {}: {} {} = {}: {} ({})", id, to_string(ev.action), ev.point, ev.value,
+                   to_string(ev.outcome), ev.detail);
+    }
+    if (control_sink != nullptr) control_sink->on_control(ev);
+  }
+  std::optional<double> nameplate_value(std::string_view key) const {
+    std::lock_guard lock(ctl_mu);
+    const auto it = nameplate.find(std::string(key));
+    return it == nameplate.end() ? std::nullopt : std::optional<double>(it->second);
+  }
+
   Impl(Bus& b, std::string i, std::uint8_t u, std::shared_ptr<const Profile> p, ReadingSink& s,
        PollPeriods pp)
       : bus(b), id(std::move(i)), unit(u), profile(std::move(p)), sink(s), periods(pp) {
@@ -117,6 +165,13 @@ struct DevicePoller::Impl {
                bool counter, double counter_range);
   void fail_points(const std::vector<std::string>& names, const std::string& why);
   void note_poll(bool ok, const std::string& error) {
+    // Contact regained after failures: whatever the device forgot meanwhile is written again.
+    if (!ok) {
+      contact_lost = true;
+    } else if (contact_lost) {
+      contact_lost = false;
+      reassert_due = !held.empty();
+    }
     std::lock_guard lock(status_mu);
     ++status.polls;
     if (!ok) {
@@ -319,6 +374,12 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
     const std::int64_t t = unix_ms();
     const sunspec::DecodedModel dm = sunspec::decode_model(*def, block);
     const std::string prefix = std::string(def->name) + ".";
+    if (m.id == 120 || m.id == 121 || m.id == 702 || m.id == 802) {  // ranges of setpoints
+      std::lock_guard lock(ctl_mu);
+      for (const auto& dp : dm.points) {
+        if (dp.value) nameplate[prefix + dp.path] = *dp.value;
+      }
+    }
     for (const auto& dp : dm.points) {
       if (dp.def == nullptr || !publishable(dp.def->type) || dp.offset < 2) continue;
       const bool counter = is_counter_type(dp.def->type);
@@ -344,6 +405,319 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
   }
 }
 
+// ---- Setpoints --------------------------------------------------------------------------------
+
+void DevicePoller::Impl::post_control(std::function<void()> fn) {
+  // The id is registered before the task can run, so the task can always remove it.
+  std::lock_guard lock(posted_mu);
+  auto shared = std::make_shared<Bus::TaskId>(0);
+  *shared = bus.post([this, shared, fn = std::move(fn)] {
+    fn();
+    std::lock_guard l(posted_mu);
+    posted.erase(*shared);
+  });
+  posted.insert(*shared);
+}
+
+std::pair<ControlOutcome, std::string> DevicePoller::Impl::run_writes(const WritePlan& plan) {
+  for (const RegisterWrite& w : plan.writes) {
+    Request req;
+    req.op = w.table == Table::kCoil ? Request::Op::kWriteCoil : Request::Op::kWriteRegisters;
+    req.unit = unit;
+    req.table = w.table;
+    req.address = w.address;
+    req.values = w.values;
+    const Response r = bus.execute_now(req);
+    if (r.outcome == Outcome::kException) {
+      return {ControlOutcome::kRefused,
+              fmt::format("the device refused the write at {} with exception {}", w.address, r.exception_code)};
+    }
+    if (r.outcome != Outcome::kOk) {
+      return {ControlOutcome::kFailed, fmt::format("write at {}: {}", w.address, to_string(r.outcome))};
+    }
+  }
+  return {ControlOutcome::kApplied, plan.describe()};
+}
+
+ControlEvent DevicePoller::Impl::apply_sunspec(ControlEvent ev, std::optional<double> value) {
+  const SunSpecControl* c = find_sunspec_control(ev.point);
+  if (c == nullptr) {
+    ev.outcome = ControlOutcome::kRejected;
+    ev.detail = "not a SunSpec control Gridlet writes (see GET /api/v1/devices/{id}/controls)";
+    return ev;
+  }
+  if (models.empty()) {
+    ev.outcome = ControlOutcome::kFailed;
+    ev.detail = "the SunSpec model chain has not been discovered yet";
+    return ev;
+  }
+  const auto m = std::find_if(models.begin(), models.end(),
+                              [&](const sunspec::DiscoveredModel& d) { return d.id == control_model(*c); });
+  if (m == models.end()) {
+    ev.outcome = ControlOutcome::kRejected;
+    ev.detail = fmt::format("the device has no SunSpec model {}", control_model(*c));
+    return ev;
+  }
+  UnitRegisterReader reader(bus, unit);
+  std::vector<std::uint16_t> block;
+  if (const auto st = sunspec::read_model(reader, *m, block); !st.is_ok()) {
+    ev.outcome = ControlOutcome::kFailed;
+    ev.detail = "reading the model before writing: " + sunspec::to_string(st);
+    return ev;
+  }
+  const SunSpecWriteContext ctx{m->address, block,
+                                [this](std::string_view k) { return nameplate_value(k); },
+                                static_cast<std::uint32_t>(control.revert.count())};
+  const auto fs = control.failsafe.find(ev.point);
+  const WritePlan plan =
+      value ? plan_sunspec_set(*c, ctx, *value)
+            : plan_sunspec_release(*c, ctx, fs == control.failsafe.end() ? std::nullopt
+                                                                          : std::optional(fs->second));
+  if (!plan.ok()) {
+    ev.outcome = ControlOutcome::kRejected;
+    ev.detail = plan.error;
+    return ev;
+  }
+  ev.value = plan.value;
+  std::tie(ev.outcome, ev.detail) = run_writes(plan);
+  if (ev.outcome != ControlOutcome::kApplied) return ev;
+  const std::string written = ev.detail;
+  if (const auto st = sunspec::read_model(reader, *m, block); !st.is_ok()) {
+    ev.outcome = ControlOutcome::kFailed;
+    ev.detail = fmt::format("wrote {}, but the read-back failed: {}", written, sunspec::to_string(st));
+    return ev;
+  }
+  ev.readback = sunspec_control_value(*c, block);
+  for (const ReadbackCheck& ch : plan.checks) {
+    const std::size_t off = static_cast<std::size_t>(ch.address - m->address);
+    for (std::size_t i = 0; i < ch.expected.size(); ++i) {
+      const std::uint16_t got = off + i < block.size() ? block[off + i] : std::uint16_t{0};
+      if (got != ch.expected[i]) {
+        ev.outcome = ControlOutcome::kMismatch;
+        ev.detail = fmt::format("wrote {}, but register {} reads back {} instead of {}: the device did "
+                                "not take the setpoint",
+                                written, ch.address + i, got, ch.expected[i]);
+        return ev;
+      }
+    }
+  }
+  return ev;
+}
+
+ControlEvent DevicePoller::Impl::apply_profile(ControlEvent ev, std::optional<double> value) {
+  const Point* p = profile->find(ev.point);
+  if (p == nullptr || !p->writable()) {
+    ev.outcome = ControlOutcome::kRejected;
+    ev.detail = p == nullptr ? fmt::format("the profile {} has no point {}", profile->name, ev.point)
+                             : fmt::format("{} is read-only", ev.point);
+    return ev;
+  }
+  const auto fs = control.failsafe.find(ev.point);
+  const WritePlan plan =
+      value ? plan_profile_set(*profile, *p, *value)
+            : plan_profile_release(*profile, *p, fs == control.failsafe.end() ? std::nullopt
+                                                                               : std::optional(fs->second));
+  if (!plan.ok()) {
+    ev.outcome = ControlOutcome::kRejected;
+    ev.detail = plan.error;
+    return ev;
+  }
+  ev.value = plan.value;
+  std::tie(ev.outcome, ev.detail) = run_writes(plan);
+  if (ev.outcome != ControlOutcome::kApplied) return ev;
+  const std::string written = ev.detail;
+  const Point* rb = profile_readback_point(*profile, *p);
+  if (rb == nullptr) {
+    ev.detail = written + " (write-only point: not read back)";
+    return ev;
+  }
+  Request req;
+  req.unit = unit;
+  req.table = rb->table;
+  req.address = rb->address;
+  req.count = rb->register_count();
+  const Response r = bus.execute_now(req);
+  if (r.outcome != Outcome::kOk) {
+    ev.outcome = ControlOutcome::kFailed;
+    ev.detail = fmt::format("wrote {}, but the read-back of {} failed: {}", written, rb->name,
+                            to_string(r.outcome));
+    return ev;
+  }
+  if (is_bit_table(rb->table)) {
+    ev.readback = r.registers.empty() ? 0.0 : (r.registers[0] != 0 ? 1.0 : 0.0);
+  } else {
+    const DecodeResult d = decode(r.registers, rb->encoding);
+    if (d.is_number()) {
+      const ScaledValue v = apply_scale(d.number, Scale{rb->scale, std::nullopt});
+      if (v.status == DecodeStatus::kNumber) ev.readback = v.value;
+    }
+  }
+  // Registers compare exactly; a read-back through another point compares within half a step of
+  // the coarser of the two resolutions.
+  const double tolerance = 0.5 * std::max(std::abs(p->scale), std::abs(rb->scale)) + 1e-9;
+  const bool same = ev.readback && std::abs(*ev.readback - ev.value) <= tolerance;
+  if (!same) {
+    ev.outcome = ControlOutcome::kMismatch;
+    ev.detail = fmt::format("wrote {} = {}, but {} reads back {}: the device did not take the setpoint",
+                            p->name, ev.value, rb->name,
+                            ev.readback ? fmt::format("{}", *ev.readback) : std::string("nothing usable"));
+  }
+  return ev;
+}
+
+ControlEvent DevicePoller::Impl::apply(const std::string& point, std::optional<double> value,
+                                       ControlAction action, const std::string& actor,
+                                       const std::string& reason) {
+  ControlEvent ev;
+  ev.device = id;
+  ev.point = point;
+  ev.action = action;
+  ev.value = value.value_or(0.0);
+  ev.actor = actor;
+  ev.reason = reason;
+  ev = profile ? apply_profile(std::move(ev), value) : apply_sunspec(std::move(ev), value);
+  ev.timestamp_ms = unix_ms();
+  report(ev);
+  return ev;
+}
+
+std::chrono::milliseconds DevicePoller::Impl::keepalive_of(const std::string& point) {
+  if (!profile) {
+    const SunSpecControl* c = find_sunspec_control(point);
+    if (c == nullptr || !control_has_revert_timer(*c)) return milliseconds(0);
+    return std::max(milliseconds(1000), std::chrono::duration_cast<milliseconds>(control.revert) / 3);
+  }
+  const Point* p = profile->find(point);
+  if (p == nullptr) return milliseconds(0);
+  if (p->keepalive_s > 0) return std::chrono::seconds(p->keepalive_s);
+  const Point* timer = p->revert_timeout_point.empty() ? nullptr : profile->find(p->revert_timeout_point);
+  if (timer == nullptr || !timer->readable()) return milliseconds(0);
+  Request req;
+  req.unit = unit;
+  req.table = timer->table;
+  req.address = timer->address;
+  req.count = timer->register_count();
+  const Response r = bus.execute_now(req);
+  if (r.outcome != Outcome::kOk) return control.retry;  // unknown: assume a short timer
+  const DecodeResult d = decode(r.registers, timer->encoding);
+  if (!d.is_number()) return control.retry;
+  const double seconds = apply_scale(d.number, Scale{timer->scale, std::nullopt}).value;
+  if (seconds <= 0) return milliseconds(0);  // the device does not revert
+  return std::max(milliseconds(1000), milliseconds(static_cast<std::int64_t>(seconds * 1000 / 3)));
+}
+
+void DevicePoller::Impl::after_write(Held& h, const ControlEvent& ev) {
+  const auto now = SteadyClock::now();
+  std::lock_guard lock(ctl_mu);
+  h.sp.last_write_ms = ev.timestamp_ms;
+  h.sp.last_outcome = ev.outcome;
+  h.sp.last_detail = ev.detail;
+  if (ev.outcome == ControlOutcome::kApplied) {
+    h.sp.value = ev.value;
+    h.next_write = h.sp.keepalive_ms > 0 ? now + milliseconds(h.sp.keepalive_ms) : SteadyClock::time_point::max();
+  } else {
+    h.next_write = now + control.retry;  // try again; a mismatch or refusal alarms each time
+  }
+}
+
+void DevicePoller::Impl::hold(const SetpointCommand& cmd, const ControlEvent& ev) {
+  // Held when applied, and when the device did not answer (it gets the value when it is back).
+  // A rejected, refused or ignored command is not held: the alarm says why.
+  if (ev.outcome != ControlOutcome::kApplied && ev.outcome != ControlOutcome::kFailed) {
+    std::lock_guard lock(ctl_mu);
+    held.erase(cmd.point);
+    return;
+  }
+  const auto keepalive = keepalive_of(cmd.point);
+  Held h;
+  h.sp.point = cmd.point;
+  h.sp.value = ev.value;
+  h.sp.actor = cmd.actor;
+  h.sp.reason = cmd.reason;
+  h.sp.since_ms = ev.timestamp_ms;
+  h.sp.until_ms = cmd.until_ms;
+  h.sp.keepalive_ms = keepalive.count();
+  if (ev.outcome == ControlOutcome::kFailed) h.sp.value = cmd.value;
+  {
+    std::lock_guard lock(ctl_mu);
+    held[cmd.point] = h;
+  }
+  after_write(held[cmd.point], ev);
+  if (ev.outcome == ControlOutcome::kFailed) {
+    std::lock_guard lock(ctl_mu);
+    held[cmd.point].sp.value = cmd.value;
+  }
+}
+
+void DevicePoller::Impl::heartbeat_tick(SteadyClock::time_point now) {
+  if (profile || control.heartbeat.count() <= 0 || models.empty() || now < next_heartbeat) return;
+  next_heartbeat = now + control.heartbeat;
+  for (const auto& m : models) {
+    const auto w = plan_heartbeat(m.id, m.address, hb_counter + 1);
+    if (!w) continue;
+    Request req;
+    req.op = Request::Op::kWriteRegisters;
+    req.unit = unit;
+    req.address = w->address;
+    req.values = w->values;
+    const Response r = bus.execute_now(req);
+    const bool ok = r.outcome == Outcome::kOk;
+    // Heartbeats are not audited one by one (one every few seconds, forever): only the first,
+    // and each change between failing and working.
+    if (ok == hb_failing || !hb_started) {
+      ControlEvent ev;
+      ev.timestamp_ms = unix_ms();
+      ev.device = id;
+      ev.point = m.id == 715 ? "DERCtl.ControllerHb" : "battery.CtrlHb";
+      ev.action = ControlAction::kHeartbeat;
+      ev.value = hb_counter + 1;
+      ev.actor = "gateway";
+      ev.reason = ok ? (hb_failing ? "heartbeat recovered" : "heartbeat started") : "heartbeat failing";
+      ev.outcome = ok ? ControlOutcome::kApplied
+                      : r.outcome == Outcome::kException ? ControlOutcome::kRefused : ControlOutcome::kFailed;
+      ev.detail = ok ? fmt::format("{}=[{}] every {} ms", w->address, fmt::join(w->values, ","),
+                                   control.heartbeat.count())
+                     : std::string(to_string(r.outcome));
+      report(ev);
+      hb_started = true;
+      hb_failing = !ok;
+    }
+  }
+  ++hb_counter;
+}
+
+void DevicePoller::Impl::control_tick() {
+  const auto now = SteadyClock::now();
+  heartbeat_tick(now);
+  if (held.empty()) return;
+  const bool reassert = reassert_due;
+  reassert_due = false;
+  const std::int64_t now_ms = unix_ms();
+  std::vector<std::string> points;
+  for (const auto& [point, h] : held) points.push_back(point);
+  for (const std::string& point : points) {
+    const auto it = held.find(point);
+    if (it == held.end()) continue;
+    Held& h = it->second;
+    if (h.sp.until_ms != 0 && now_ms >= h.sp.until_ms) {
+      const std::string actor = h.sp.actor;
+      {
+        std::lock_guard lock(ctl_mu);
+        held.erase(it);
+      }
+      apply(point, std::nullopt, ControlAction::kRelease, actor, "the setpoint's time ended");
+      continue;
+    }
+    // Half a tick early rather than a whole tick late: keep-alives must beat the revert timer.
+    if (!reassert && now + kControlTick / 2 < h.next_write) continue;
+    const ControlAction action =
+        reassert || h.sp.last_outcome != ControlOutcome::kApplied ? ControlAction::kReassert
+                                                                   : ControlAction::kKeepAlive;
+    const ControlEvent ev = apply(point, h.sp.value, action, h.sp.actor, h.sp.reason);
+    after_write(h, ev);
+  }
+}
+
 DevicePoller::DevicePoller(Bus& bus, std::string device_id, std::uint8_t unit,
                            std::shared_ptr<const Profile> profile, ReadingSink& sink,
                            PollPeriods periods)
@@ -352,10 +726,17 @@ DevicePoller::DevicePoller(Bus& bus, std::string device_id, std::uint8_t unit,
 
 DevicePoller::~DevicePoller() {
   for (const auto id : impl_->tasks) impl_->bus.cancel(id);
+  std::set<Bus::TaskId> posted;
+  {
+    std::lock_guard lock(impl_->posted_mu);
+    posted = impl_->posted;
+  }
+  for (const auto id : posted) impl_->bus.cancel(id);
 }
 
 void DevicePoller::start() {
   Impl* impl = impl_.get();
+  impl->tasks.push_back(impl->bus.every(kControlTick, [impl] { impl->control_tick(); }));
   if (impl->profile == nullptr) {
     const auto tick = std::min({impl->periods.fast, impl->periods.normal, impl->periods.slow});
     impl->tasks.push_back(impl->bus.every(tick, [impl] { impl->sunspec_tick(); }));
@@ -380,6 +761,92 @@ const std::string& DevicePoller::bus_id() const { return impl_->bus.settings().i
 DeviceStatus DevicePoller::status() const {
   std::lock_guard lock(impl_->status_mu);
   return impl_->status;
+}
+
+void DevicePoller::set_control(ControlSink* sink, ControlSettings settings) {
+  impl_->control_sink = sink;
+  impl_->control = std::move(settings);
+}
+
+void DevicePoller::set(SetpointCommand command, ControlCallback done) {
+  Impl* impl = impl_.get();
+  impl->post_control([impl, command = std::move(command), done = std::move(done)] {
+    const ControlEvent ev =
+        impl->apply(command.point, command.value, ControlAction::kSet, command.actor, command.reason);
+    impl->hold(command, ev);
+    if (done) done(ev);
+  });
+}
+
+void DevicePoller::release(std::string point, std::string actor, std::string reason,
+                           ControlCallback done) {
+  Impl* impl = impl_.get();
+  impl->post_control([impl, point = std::move(point), actor = std::move(actor),
+                      reason = std::move(reason), done = std::move(done)] {
+    {
+      std::lock_guard lock(impl->ctl_mu);
+      impl->held.erase(point);
+    }
+    const ControlEvent ev = impl->apply(point, std::nullopt, ControlAction::kRelease, actor, reason);
+    if (done) done(ev);
+  });
+}
+
+std::future<void> DevicePoller::release_all(const std::string& reason) {
+  Impl* impl = impl_.get();
+  auto finished = std::make_shared<std::promise<void>>();
+  std::future<void> f = finished->get_future();
+  {
+    std::lock_guard lock(impl->ctl_mu);
+    if (impl->held.empty()) {
+      finished->set_value();
+      return f;
+    }
+  }
+  impl->post_control([impl, reason, finished] {
+    std::vector<std::pair<std::string, std::string>> points;
+    {
+      std::lock_guard lock(impl->ctl_mu);
+      for (const auto& [point, h] : impl->held) points.emplace_back(point, h.sp.actor);
+      impl->held.clear();
+    }
+    for (const auto& [point, actor] : points) {
+      impl->apply(point, std::nullopt, ControlAction::kRelease, actor, reason);
+    }
+    finished->set_value();
+  });
+  return f;
+}
+
+std::vector<ActiveSetpoint> DevicePoller::setpoints() const {
+  std::lock_guard lock(impl_->ctl_mu);
+  std::vector<ActiveSetpoint> out;
+  for (const auto& [point, h] : impl_->held) out.push_back(h.sp);
+  return out;
+}
+
+std::vector<ControlInfo> DevicePoller::controls() const {
+  std::vector<ControlInfo> out;
+  auto with_override = [&](ControlInfo info) {
+    if (const auto it = impl_->control.failsafe.find(info.point); it != impl_->control.failsafe.end()) {
+      info.failsafe = it->second;
+      info.release = fmt::format("write {} (configured fail-safe)", it->second);
+    }
+    out.push_back(std::move(info));
+  };
+  if (impl_->profile) {
+    for (const Point& p : impl_->profile->points) {
+      if (p.writable()) with_override(profile_control_info(p));
+    }
+    return out;
+  }
+  const DeviceStatus st = status();
+  const Impl* impl = impl_.get();
+  const NameplateLookup np = [impl](std::string_view k) { return impl->nameplate_value(k); };
+  for (const std::uint16_t model : st.models) {
+    for (const SunSpecControl* c : sunspec_controls_of(model)) with_override(sunspec_control_info(*c, np));
+  }
+  return out;
 }
 
 }  // namespace gridlet::adapters::modbus

@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -51,6 +53,14 @@ class CounterTracker {
   double offset_ = 0;
 };
 
+// How a device's setpoints are held (see adapters/device.hpp for the promises).
+struct ControlSettings {
+  std::chrono::seconds revert{60};  // revert timer asked of SunSpec devices; kept alive at 1/3
+  std::chrono::milliseconds heartbeat{10000};  // 715 ControllerHb / 802 CtrlHb period; 0 = off
+  std::chrono::milliseconds retry{5000};       // a failed write is tried again after this
+  std::map<std::string, double> failsafe;      // per point, overrides the profile/catalogue
+};
+
 struct DeviceStatus {
   std::string id;
   std::uint8_t unit = 0;
@@ -81,6 +91,22 @@ class DevicePoller {
   // benchmarks with a bus that has no worker. Not with start().
   void poll_once();
   const std::string& bus_id() const;
+
+  // ---- Setpoints (all thread-safe; the work runs on the bus thread) ----
+  using ControlCallback = std::function<void(const ControlEvent&)>;
+  // Call before start(). Every write is reported to `sink` (may be null).
+  void set_control(ControlSink* sink, ControlSettings settings);
+  // Range-checks, writes, reads back, then holds the point (keep-alive, re-assert) until it is
+  // released or expires. `done` (optional) gets the outcome on the bus thread. A command that
+  // cannot be queued (bus stopped) is answered at once with kFailed.
+  void set(SetpointCommand command, ControlCallback done);
+  // Releases one held point to its fail-safe. A point not held is released all the same.
+  void release(std::string point, std::string actor, std::string reason, ControlCallback done);
+  // Releases every held point (for shutdown); the future is ready when the writes are done (or
+  // the bus stopped before doing them). Wait for it with a deadline.
+  std::future<void> release_all(const std::string& reason);
+  std::vector<ActiveSetpoint> setpoints() const;
+  std::vector<ControlInfo> controls() const;
 
  private:
   struct Impl;

@@ -289,7 +289,7 @@ void load_point(Checker& c, const toml::table& t, const std::string& path, const
                {"name", "table", "address", "register", "type", "length", "word_order", "byte_order",
                 "sentinels", "scale", "scale_point", "unit", "access", "min", "max", "poll", "kind",
                 "values", "description", "readback", "readback_point", "revert_timeout_point",
-                "heartbeat_point"});
+                "heartbeat_point", "failsafe", "keepalive_s"});
   nodes.table = &t;
   nodes.path = path;
   pt.line = static_cast<int>(t.source().begin.line);
@@ -459,10 +459,31 @@ void load_point(Checker& c, const toml::table& t, const std::string& path, const
   const bool has_rb_point = c.string(t, "readback_point", path, pt.readback_point);
   const bool has_revert = c.string(t, "revert_timeout_point", path, pt.revert_timeout_point);
   const bool has_heartbeat = c.string(t, "heartbeat_point", path, pt.heartbeat_point);
+  const toml::node* failsafe_node = t.get("failsafe");
+  if (failsafe_node != nullptr) {
+    if (auto v = failsafe_node->value<double>(); v && std::isfinite(*v)) {
+      pt.failsafe = *v;
+      if ((pt.min && *v < *pt.min) || (pt.max && *v > *pt.max)) {
+        c.error(failsafe_node, path + ".failsafe", "is outside the point's min/max");
+      }
+    } else {
+      c.error(failsafe_node, path + ".failsafe", "must be a number");
+    }
+  }
+  const toml::node* keepalive_node = t.get("keepalive_s");
+  if (keepalive_node != nullptr) {
+    if (auto v = keepalive_node->value<std::int64_t>(); v && *v >= 1 && *v <= 86400) {
+      pt.keepalive_s = static_cast<int>(*v);
+    } else {
+      c.error(keepalive_node, path + ".keepalive_s", "must be an integer number of seconds, 1..86400");
+    }
+  }
   if (!pt.writable()) {
     for (auto [present, key] : {std::pair{has_readback, "readback"}, std::pair{has_rb_point, "readback_point"},
                                 std::pair{has_revert, "revert_timeout_point"},
-                                std::pair{has_heartbeat, "heartbeat_point"}}) {
+                                std::pair{has_heartbeat, "heartbeat_point"},
+                                std::pair{failsafe_node != nullptr, "failsafe"},
+                                std::pair{keepalive_node != nullptr, "keepalive_s"}}) {
       if (present) c.error(t.get(key), path + "." + key, "only valid for writable points (access = \"w\" or \"rw\")");
     }
   }

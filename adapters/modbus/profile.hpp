@@ -56,8 +56,12 @@ struct Point {
   // Writable points only.
   bool readback = true;             // read the value back after writing and compare
   std::string readback_point;       // read back through this point instead (write-only registers)
-  std::string revert_timeout_point; // reserved: point holding the device's setpoint revert timer
+  std::string revert_timeout_point; // point holding the device's revert timer (seconds): the
+                                    // setpoint is re-written at a third of it
   std::string heartbeat_point;      // reserved: point the device expects to be rewritten periodically
+  std::optional<double> failsafe;   // written when the setpoint is released or the gateway stops
+  int keepalive_s = 0;              // re-write this often while held (devices that forget a value
+                                    // without a readable timer, e.g. Victron ESS); 0 = not needed
   int line = 0;                     // where the point is defined, for messages
 
   std::uint16_t register_count() const { return encoding.registers(); }

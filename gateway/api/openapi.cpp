@@ -64,7 +64,8 @@ json schemas() {
                            {"enum",
                             {"unauthorized", "forbidden", "not_found", "method_not_allowed",
                              "bad_request", "payload_too_large", "header_too_large",
-                             "unavailable", "internal"}}}},
+                             "unavailable", "internal", "rejected", "device_refused",
+                             "device_mismatch"}}}},
                          {"message", kStr}})}});
   s["Health"] = object(
       {{"status", {{"type", "string"}, {"enum", {"ok", "degraded"}}}},
@@ -127,6 +128,62 @@ json schemas() {
                                   {"maxItems", kMaxSamplesPerRequest},
                                   {"items", ref("Sample")}}}});
   s["SamplesResponse"] = object({{"accepted", kInt}, {"committed", kBool}});
+  const json outcome = {{"type", "string"},
+                        {"enum", {"applied", "rejected", "refused", "mismatch", "failed"}}};
+  const json action = {{"type", "string"},
+                       {"enum", {"set", "keepalive", "reassert", "release", "heartbeat"}}};
+  s["ControlEvent"] = object({{"device", kStr},
+                              {"point", kStr},
+                              {"action", action},
+                              {"outcome", outcome},
+                              {"value", kNum},
+                              {"readback", nullable(kNum)},
+                              {"actor", kStr},
+                              {"reason", kStr},
+                              {"detail", kStr},
+                              {"t", kInt}});
+  json request = object({{"value", kNum}});
+  request["properties"]["duration_s"] = {{"type", "integer"}, {"minimum", 1}, {"maximum", 604800}};
+  request["properties"]["reason"] = {{"type", "string"}, {"maxLength", 200}};
+  request["additionalProperties"] = false;
+  s["SetpointRequest"] = request;
+  s["Control"] = object({{"point", kStr},
+                         {"unit", kStr},
+                         {"min", nullable(kNum)},
+                         {"max", nullable(kNum)},
+                         {"failsafe", nullable(kNum)},
+                         {"release", kStr}});
+  s["Setpoint"] = object({{"point", kStr},
+                          {"value", kNum},
+                          {"actor", kStr},
+                          {"reason", kStr},
+                          {"since_ms", kInt},
+                          {"until_ms", kInt},
+                          {"last_write_ms", kInt},
+                          {"last_outcome", outcome},
+                          {"last_detail", kStr},
+                          {"keepalive_ms", kInt}});
+  s["DeviceSetpoints"] = object({{"device", kStr},
+                                 {"controls", {{"type", "array"}, {"items", ref("Control")}}},
+                                 {"setpoints", {{"type", "array"}, {"items", ref("Setpoint")}}}});
+  s["Event"] = object({{"id", kInt},
+                       {"t", kInt},
+                       {"severity", {{"type", "string"}, {"enum", {"info", "warning", "alarm"}}}},
+                       {"kind", kStr},
+                       {"device", kStr},
+                       {"point", kStr},
+                       {"message", kStr}});
+  s["AuditRecord"] = object({{"id", kInt},
+                             {"t", kInt},
+                             {"device", kStr},
+                             {"point", kStr},
+                             {"action", action},
+                             {"value", nullable(kNum)},
+                             {"readback", nullable(kNum)},
+                             {"outcome", outcome},
+                             {"actor", kStr},
+                             {"reason", kStr},
+                             {"detail", kStr}});
   return s;
 }
 
@@ -208,6 +265,49 @@ std::string openapi_json(std::string_view version) {
           {"500", error_reply("The commit failed")},
           {"503", error_reply("Ingest queue full (see Retry-After)")}});
   samples["requestBody"] = {{"required", true}, {"content", json_content(ref("SamplesRequest"))}};
+  op("GET", "/api/v1/devices/{id}/setpoints", "What a device lets the gateway control, and what it holds",
+     {{"200", ok_reply("Controls with their ranges and fail-safes; setpoints held now",
+                       ref("DeviceSetpoints"))},
+      {"404", error_reply("No such device")},
+      {"503", error_reply("No Modbus devices")}})["parameters"] = {path_param("id", "Device id")};
+  const json setpoint_params = {path_param("id", "Device id"),
+                                path_param("point", "Control point, e.g. controls.WMaxLimPct")};
+  json& put = op("PUT", "/api/v1/devices/{id}/setpoints/{point}",
+                 "Write a setpoint (range-checked, written, read back) and hold it; answered once "
+                 "the audit log holds the write",
+                 {{"200", ok_reply("Applied: written and read back equal", ref("ControlEvent"))},
+                  {"202", ok_reply("The device did not answer; the setpoint is held and written when "
+                                   "it answers again",
+                                   ref("ControlEvent"))},
+                  {"400", error_reply("Invalid body")},
+                  {"404", error_reply("No such enabled Modbus device")},
+                  {"422", error_reply("Rejected before writing: unknown control, out of range, no "
+                                      "nameplate yet")},
+                  {"502", error_reply("The device refused the write (device_refused) or did not "
+                                      "take it (device_mismatch): an alarm in the event log")},
+                  {"503", error_reply("No Modbus devices")}});
+  put["parameters"] = setpoint_params;
+  put["requestBody"] = {{"required", true}, {"content", json_content(ref("SetpointRequest"))}};
+  json& del = op("DELETE", "/api/v1/devices/{id}/setpoints/{point}",
+                 "Release a setpoint to its fail-safe (or the device's own behaviour)",
+                 {{"200", ok_reply("Released", ref("ControlEvent"))},
+                  {"202", ok_reply("The device did not answer; its revert timer will release it",
+                                   ref("ControlEvent"))},
+                  {"404", error_reply("No such enabled Modbus device")},
+                  {"422", error_reply("No fail-safe value for this point")},
+                  {"502", error_reply("The device refused or ignored the release")},
+                  {"503", error_reply("No Modbus devices")}});
+  del["parameters"] = setpoint_params;
+  del["parameters"].push_back(query_param("reason", "For the audit log"));
+  const json log_params = {query_param("device", "Only this device"),
+                           query_param("before", "Only ids below this (paging backwards)"),
+                           query_param("limit", "1..1000, default 100")};
+  op("GET", "/api/v1/events", "Event log: alarms and notices, newest first",
+     {{"200", ok_reply("Events", {{"type", "array"}, {"items", ref("Event")}})},
+      {"400", error_reply("Bad parameter")}})["parameters"] = log_params;
+  op("GET", "/api/v1/audit", "Audit log: every write to a device, newest first",
+     {{"200", ok_reply("Writes", {{"type", "array"}, {"items", ref("AuditRecord")}})},
+      {"400", error_reply("Bad parameter")}})["parameters"] = log_params;
   op("GET", "/metrics", "Prometheus metrics",
      {{"200", {{"description", "Prometheus text exposition format 0.0.4"},
                {"content", {{"text/plain", {{"schema", kStr}}}}}}}});

@@ -18,6 +18,7 @@
 #include "gateway/runtime/clock.hpp"
 #include "gateway/runtime/device_registry.hpp"
 #include "gateway/runtime/point_store.hpp"
+#include "gateway/store/event_log.hpp"
 #include "gateway/store/telemetry_store.hpp"
 
 namespace gridlet::api {
@@ -29,6 +30,8 @@ using nlohmann::json;
 const std::set<Role> kPublic{};
 const std::set<Role> kReaders{Role::kViewer, Role::kInstaller, Role::kManager};
 const std::set<Role> kIngest{Role::kInstaller};
+const std::set<Role> kAllRoles{Role::kViewer, Role::kInstaller, Role::kManager, Role::kAggregator};
+const std::set<Role> kOperators{Role::kInstaller, Role::kManager};
 
 const std::vector<RouteSpec> kRoutes{
     {Endpoint::kHealth, "GET", "/api/v1/health", kPublic},
@@ -39,6 +42,11 @@ const std::vector<RouteSpec> kRoutes{
     {Endpoint::kPoints, "GET", "/api/v1/points", kReaders},
     {Endpoint::kHistory, "GET", "/api/v1/points/{device}/{point}/history", kReaders},
     {Endpoint::kSamples, "POST", "/api/v1/samples", kIngest},
+    {Endpoint::kSetpoints, "GET", "/api/v1/devices/{id}/setpoints", kAllRoles},
+    {Endpoint::kSetpointPut, "PUT", "/api/v1/devices/{id}/setpoints/{point}", kOperators},
+    {Endpoint::kSetpointDelete, "DELETE", "/api/v1/devices/{id}/setpoints/{point}", kOperators},
+    {Endpoint::kEvents, "GET", "/api/v1/events", kAllRoles},
+    {Endpoint::kAudit, "GET", "/api/v1/audit", kOperators},
     {Endpoint::kMetrics, "GET", "/metrics", kReaders},
 };
 
@@ -467,10 +475,10 @@ void Router::handle(const Request& request, Respond respond) {
   }
 
   // Authenticate and authorize.
+  std::optional<TokenInfo> who;
   if (!route->roles.empty()) {
     const std::string_view token = bearer_token(request.authorization);
     const TokenStore* tokens = tokens_.load();
-    std::optional<TokenInfo> who;
     if (!token.empty() && tokens != nullptr) who = tokens->authenticate(token);
     if (!who) {
       Response r = error_response(
@@ -512,6 +520,11 @@ void Router::handle(const Request& request, Respond respond) {
     case Endpoint::kSamples: return samples(request, std::move(done));
     case Endpoint::kMetrics: return metrics(std::move(done));
     case Endpoint::kBuses: return buses(std::move(done));
+    case Endpoint::kSetpoints: return setpoints(params, std::move(done));
+    case Endpoint::kSetpointPut: return put_setpoint(params, request, *who, std::move(done));
+    case Endpoint::kSetpointDelete: return delete_setpoint(params, query, *who, std::move(done));
+    case Endpoint::kEvents: return logs(false, query, std::move(done));
+    case Endpoint::kAudit: return logs(true, query, std::move(done));
   }
   done(error_response(500, "internal", "route without handler"));
 }
@@ -782,6 +795,165 @@ void Router::metrics(Respond respond) {
   r.content_type = "text/plain; version=0.0.4";
   r.body = prometheus::TextSerializer().Serialize(context_.metrics->Collect());
   respond(std::move(r));
+}
+
+// ---- Setpoints, event log, audit log ------------------------------------------------------------
+
+namespace {
+
+json control_event_json(const adapters::ControlEvent& ev) {
+  return {{"device", ev.device},
+          {"point", ev.point},
+          {"action", std::string(adapters::to_string(ev.action))},
+          {"outcome", std::string(adapters::to_string(ev.outcome))},
+          {"value", ev.value},
+          {"readback", ev.readback ? json(*ev.readback) : json(nullptr)},
+          {"actor", ev.actor},
+          {"reason", ev.reason},
+          {"detail", ev.detail},
+          {"t", ev.timestamp_ms}};
+}
+
+constexpr std::int64_t kMaxSetpointDurationS = 7 * 24 * 3600;
+constexpr std::size_t kMaxReasonLength = 200;
+
+}  // namespace
+
+void Router::setpoints(const Params& params, Respond respond) {
+  if (!context_.controls.describe) return respond(unavailable("setpoints are not available"));
+  const std::string& id = params.at("id");
+  auto doc = context_.controls.describe(id);
+  if (!doc) return respond(error_response(404, "not_found", "no such device: " + id));
+  respond(json_response(200, *doc));
+}
+
+void Router::answer_control(const adapters::ControlEvent& ev, Respond respond) {
+  // Answer only once the audit row is durable: what was acknowledged survives kill -9.
+  executors_.offload([events = context_.events, ev, respond, to_loop = executors_.to_loop] {
+    if (events != nullptr) events->flush();
+    to_loop([ev, respond] {
+      json body = control_event_json(ev);
+      switch (ev.outcome) {
+        case adapters::ControlOutcome::kApplied:
+          return respond(json_response(200, body));
+        case adapters::ControlOutcome::kFailed:
+          // Held: written when the device answers again.
+          return respond(json_response(202, body));
+        case adapters::ControlOutcome::kRejected: {
+          Response r = error_response(422, "rejected", ev.detail);
+          return respond(std::move(r));
+        }
+        case adapters::ControlOutcome::kRefused:
+          return respond(error_response(502, "device_refused", ev.detail));
+        case adapters::ControlOutcome::kMismatch:
+          return respond(error_response(502, "device_mismatch", ev.detail));
+      }
+      respond(error_response(500, "internal", "unknown control outcome"));
+    });
+  });
+}
+
+void Router::put_setpoint(const Params& params, const Request& request, const TokenInfo& who,
+                          Respond respond) {
+  if (!context_.controls.set) return respond(unavailable("setpoints are not available"));
+  const std::string& id = params.at("id");
+  const std::string& point = params.at("point");
+  if (!valid_name(id) || !valid_name(point)) {
+    return respond(error_response(400, "bad_request", "device and point must be 1-64 of A-Z a-z 0-9 _ . -"));
+  }
+  json body;
+  try {
+    body = json::parse(request.body);
+  } catch (const json::exception&) {
+    return respond(error_response(400, "bad_request", "the body must be a JSON object"));
+  }
+  if (!body.is_object()) return respond(error_response(400, "bad_request", "the body must be a JSON object"));
+  adapters::SetpointCommand cmd;
+  cmd.point = point;
+  cmd.actor = std::string(to_string(who.role)) + ":" + who.name;
+  for (const auto& [key, value] : body.items()) {
+    if (key == "value") {
+      if (!value.is_number() || !std::isfinite(value.get<double>())) {
+        return respond(error_response(400, "bad_request", "value must be a finite number"));
+      }
+      cmd.value = value.get<double>();
+    } else if (key == "duration_s") {
+      if (!value.is_number_integer() || value.get<std::int64_t>() < 1 ||
+          value.get<std::int64_t>() > kMaxSetpointDurationS) {
+        return respond(error_response(400, "bad_request", "duration_s must be an integer 1..604800"));
+      }
+      cmd.until_ms = (context_.clock ? context_.clock->now_ms() : 0) + value.get<std::int64_t>() * 1000;
+    } else if (key == "reason") {
+      if (!value.is_string() || value.get<std::string>().size() > kMaxReasonLength) {
+        return respond(error_response(400, "bad_request", "reason must be a string of at most 200 bytes"));
+      }
+      cmd.reason = value.get<std::string>();
+    } else {
+      return respond(error_response(400, "bad_request", "unknown field: " + key));
+    }
+  }
+  if (!body.contains("value")) return respond(error_response(400, "bad_request", "value is required"));
+  if (!context_.controls.set(id, std::move(cmd), [this, respond](const adapters::ControlEvent& ev) {
+        answer_control(ev, respond);
+      })) {
+    respond(error_response(404, "not_found", "no such enabled Modbus device: " + id));
+  }
+}
+
+void Router::delete_setpoint(const Params& params, const Query& query, const TokenInfo& who,
+                             Respond respond) {
+  if (!context_.controls.release) return respond(unavailable("setpoints are not available"));
+  const std::string& id = params.at("id");
+  const std::string& point = params.at("point");
+  const auto reason_it = query.find("reason");
+  const std::string reason = reason_it == query.end() ? "released through the API" : reason_it->second;
+  if (reason.size() > kMaxReasonLength) {
+    return respond(error_response(400, "bad_request", "reason must be at most 200 bytes"));
+  }
+  const std::string actor = std::string(to_string(who.role)) + ":" + who.name;
+  if (!context_.controls.release(id, point, actor, reason, [this, respond](const adapters::ControlEvent& ev) {
+        answer_control(ev, respond);
+      })) {
+    respond(error_response(404, "not_found", "no such enabled Modbus device: " + id));
+  }
+}
+
+void Router::logs(bool audit, const Query& query, Respond respond) {
+  if (context_.events == nullptr) return respond(unavailable("the event log is not open"));
+  store::LogQuery q;
+  if (const auto it = query.find("device"); it != query.end()) {
+    if (!valid_name(it->second)) return respond(error_response(400, "bad_request", "bad device"));
+    q.device = it->second;
+  }
+  if (const auto it = query.find("before"); it != query.end()) {
+    const auto v = parse_uint(it->second);
+    if (!v) return respond(error_response(400, "bad_request", "before must be an id (integer)"));
+    q.before_id = *v;
+  }
+  if (const auto it = query.find("limit"); it != query.end()) {
+    const auto v = parse_uint(it->second);
+    if (!v || *v < 1 || *v > 1000) return respond(error_response(400, "bad_request", "limit must be 1..1000"));
+    q.limit = static_cast<std::size_t>(*v);
+  }
+  executors_.offload([events = context_.events, q, audit, respond, to_loop = executors_.to_loop] {
+    json out = json::array();
+    if (audit) {
+      for (const auto& r : events->audit(q)) {
+        out.push_back({{"id", r.id}, {"t", r.timestamp_ms}, {"device", r.device}, {"point", r.point},
+                       {"action", r.action},
+                       {"value", r.value ? json(*r.value) : json(nullptr)},
+                       {"readback", r.readback ? json(*r.readback) : json(nullptr)},
+                       {"outcome", r.outcome}, {"actor", r.actor}, {"reason", r.reason},
+                       {"detail", r.detail}});
+      }
+    } else {
+      for (const auto& r : events->events(q)) {
+        out.push_back({{"id", r.id}, {"t", r.timestamp_ms}, {"severity", r.severity}, {"kind", r.kind},
+                       {"device", r.device}, {"point", r.point}, {"message", r.message}});
+      }
+    }
+    to_loop([out = std::move(out), respond] { respond(json_response(200, out)); });
+  });
 }
 
 }  // namespace gridlet::api

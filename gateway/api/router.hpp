@@ -11,6 +11,11 @@
 //   GET     /api/v1/points                                  x       x        x
 //   GET     /api/v1/points/{device}/{point}/history         x       x        x
 //   POST    /api/v1/samples                                         x
+//   GET     /api/v1/devices/{id}/setpoints                  x       x        x        x
+//   PUT     /api/v1/devices/{id}/setpoints/{point}                  x        x
+//   DELETE  /api/v1/devices/{id}/setpoints/{point}                  x        x
+//   GET     /api/v1/events                                  x       x        x        x
+//   GET     /api/v1/audit                                           x        x
 //   GET     /metrics                                        x       x        x
 //
 // Order of checks: unknown path -> 404, known path with another method -> 405 (with Allow), no or
@@ -55,7 +60,8 @@ struct Response {
 using Respond = std::function<void(Response)>;
 
 enum class Endpoint : std::uint8_t {
-  kHealth, kOpenApi, kDevices, kDevice, kBuses, kPoints, kHistory, kSamples, kMetrics
+  kHealth, kOpenApi, kDevices, kDevice, kBuses, kPoints, kHistory, kSamples, kMetrics,
+  kSetpoints, kSetpointPut, kSetpointDelete, kEvents, kAudit
 };
 
 struct RouteSpec {
@@ -114,6 +120,12 @@ class Router {
   void history(const Params& params, const Query& query, Respond respond);
   void samples(const Request& request, Respond respond);
   void metrics(Respond respond);
+  void setpoints(const Params& params, Respond respond);
+  void put_setpoint(const Params& params, const Request& request, const TokenInfo& who, Respond respond);
+  void delete_setpoint(const Params& params, const Query& query, const TokenInfo& who, Respond respond);
+  void logs(bool audit, const Query& query, Respond respond);
+  // Answers a control outcome once the audit log holds it (called on a bus thread).
+  void answer_control(const adapters::ControlEvent& ev, Respond respond);
 
   ApiContext context_;
   Executors executors_;

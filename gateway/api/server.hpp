@@ -9,7 +9,10 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
+
+#include "adapters/device.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -28,6 +31,7 @@ class PointStore;
 }  // namespace gridlet::runtime
 namespace gridlet::store {
 class TelemetryStore;
+class EventLog;
 }
 
 namespace gridlet::api {
@@ -49,6 +53,20 @@ struct ApiContext {
   // Health of every Modbus bus and its devices, as the /api/v1/buses document (a JSON array).
   // Called on the loop; must not block (bus statistics are snapshots under a short lock).
   std::function<nlohmann::json()> buses;
+
+  // Setpoints of devices. Called on the loop; the callbacks run on a bus thread, once, with the
+  // outcome of the write and read-back. Unset members answer 503.
+  using ControlDone = std::function<void(const adapters::ControlEvent&)>;
+  struct Controls {
+    // {"controls": [...], "setpoints": [...]} of one device; nullopt when there is no such device.
+    std::function<std::optional<nlohmann::json>(const std::string& device)> describe;
+    // False when there is no such (enabled) device.
+    std::function<bool(const std::string& device, adapters::SetpointCommand, ControlDone)> set;
+    std::function<bool(const std::string& device, const std::string& point, const std::string& actor,
+                       const std::string& reason, ControlDone)>
+        release;
+  } controls;
+  store::EventLog* events = nullptr;  // thread-safe; event and audit logs
 };
 
 class ApiServer {

@@ -380,7 +380,8 @@ void load_devices(Checker& c, const toml::table& root, const std::vector<BusConf
     const toml::table& t = *arr->get(i)->as_table();
     const std::string p = fmt::format("devices[{}]", i);
     DeviceConfig d;
-    c.known_keys(t, p, {"id", "name", "kind", "bus", "unit_id", "profile", "enabled"});
+    c.known_keys(t, p, {"id", "name", "kind", "bus", "unit_id", "profile", "enabled", "setpoint_revert",
+                        "heartbeat", "failsafe"});
     check_id(c, t, p, d.id);
     c.string(t, "name", p, d.name);
     std::string kind;
@@ -407,6 +408,22 @@ void load_devices(Checker& c, const toml::table& root, const std::vector<BusConf
       }
     }
     c.boolean(t, "enabled", p, d.enabled);
+    c.duration(t, "setpoint_revert", p, d.setpoint_revert, 3s, 24h);
+    c.duration(t, "heartbeat", p, d.heartbeat, 0ms, 1h);
+    if (const toml::node* fs = t.get("failsafe")) {
+      if (const toml::table* ft = fs->as_table()) {
+        for (const auto& [key, value] : *ft) {
+          const auto v = value.value<double>();
+          if (!v || !std::isfinite(*v)) {
+            c.error(&value, p + ".failsafe." + std::string(key.str()), "must be a number");
+            continue;
+          }
+          d.failsafe[std::string(key.str())] = *v;
+        }
+      } else {
+        c.error(fs, p + ".failsafe", "must be a table of point = value");
+      }
+    }
     if (!d.bus.empty() &&
         std::none_of(buses.begin(), buses.end(), [&](const BusConfig& b) { return b.id == d.bus; })) {
       c.error(t.get("bus"), p + ".bus", fmt::format("no bus with id \"{}\" is defined", d.bus));

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -83,6 +84,12 @@ struct DeviceConfig {
   // <config dir>/../profiles/NAME.toml, /etc/gridlet/profiles/NAME.toml,
   // /usr/share/gridlet/profiles/NAME.toml. Empty for "sunspec".
   std::filesystem::path profile_path;
+  // Setpoints: the revert timer asked of SunSpec devices (kept alive at a third of it), the
+  // controller heartbeat period (715 ControllerHb, 802 CtrlHb; 0 = off), and fail-safe values
+  // written on release and at shutdown, by point (override the profile's `failsafe`).
+  std::chrono::milliseconds setpoint_revert{60000};
+  std::chrono::milliseconds heartbeat{10000};
+  std::map<std::string, double> failsafe;
 
   bool operator==(const DeviceConfig&) const = default;
 };

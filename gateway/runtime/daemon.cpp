@@ -1,5 +1,6 @@
 #include "gateway/runtime/daemon.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -10,6 +11,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
+#include <future>
+#include <map>
 #include <mutex>
 #include <csignal>
 #include <memory>
@@ -26,6 +29,7 @@
 #include "gateway/runtime/device_registry.hpp"
 #include "gateway/runtime/point_store.hpp"
 #include "gateway/runtime/scheduler.hpp"
+#include "gateway/store/event_log.hpp"
 #include "gateway/store/telemetry_store.hpp"
 
 #ifndef GRIDLET_VERSION
@@ -44,6 +48,10 @@ constexpr auto kShutdownDeadline = 5s;
 constexpr auto kStaleCheckPeriod = 5s;
 // How often the device registry takes the buses' view of which units answer.
 constexpr auto kDeviceStatePeriod = 1s;
+// At shutdown, held setpoints are released to their fail-safe within this time.
+constexpr auto kReleaseDeadline = 3s;
+// Rows kept in each of the event and audit logs (the oldest go first).
+constexpr std::size_t kEventLogRows = 1'000'000;
 
 // Arms one steady_timer for the scheduler's next due task. The scheduler runs on a
 // MonotonicClock, so next_due - now is a true delay even when the wall clock is stepped.
@@ -89,12 +97,51 @@ class LoopSink final : public adapters::ReadingSink {
   DeviceRegistry& devices_;
 };
 
+// Every write to a device goes to the audit log; alarms (and notable successes) to the event log.
+// Called on bus threads; only enqueues.
+class AuditSink final : public adapters::ControlSink {
+ public:
+  explicit AuditSink(store::EventLog& log) : log_(log) {}
+  void on_control(const adapters::ControlEvent& ev) override {
+    using adapters::ControlAction;
+    store::AuditRecord a;
+    a.timestamp_ms = ev.timestamp_ms;
+    a.device = ev.device;
+    a.point = ev.point;
+    a.action = std::string(adapters::to_string(ev.action));
+    a.value = ev.value;
+    a.readback = ev.readback;
+    a.outcome = std::string(adapters::to_string(ev.outcome));
+    a.actor = ev.actor;
+    a.reason = ev.reason;
+    a.detail = ev.detail;
+    std::optional<store::EventRecord> e;
+    const bool notable = ev.action == ControlAction::kSet || ev.action == ControlAction::kRelease ||
+                         ev.action == ControlAction::kHeartbeat;
+    if (ev.alarm() || notable) {
+      e = store::EventRecord{};
+      e->timestamp_ms = ev.timestamp_ms;
+      e->severity = ev.alarm() ? "alarm" : "info";
+      e->kind = ev.action == ControlAction::kHeartbeat ? "heartbeat" : "setpoint";
+      e->device = ev.device;
+      e->point = ev.point;
+      e->message = fmt::format("{} {} = {}: {}{}{}", adapters::to_string(ev.action), ev.point, ev.value,
+                               adapters::to_string(ev.outcome), ev.detail.empty() ? "" : ": ", ev.detail);
+    }
+    log_.append(std::move(a), std::move(e));
+  }
+
+ private:
+  store::EventLog& log_;
+};
+
 // The Modbus side of the daemon: one Bus (worker thread) per [[buses]] entry, one poller per
 // enabled device. Destroying it stops every bus, then the pollers go, then the buses (members
 // are destroyed in reverse order: a poller needs its bus until it is gone).
 struct ModbusFleet {
   std::vector<std::unique_ptr<adapters::modbus::Bus>> buses;
   std::vector<std::unique_ptr<adapters::modbus::DevicePoller>> pollers;
+  std::map<std::string, adapters::modbus::DevicePoller*> by_id;
   ~ModbusFleet() {
     for (auto& b : buses) b->request_stop();  // all at once: shutdown waits for the slowest only
     for (auto& b : buses) b->stop();
@@ -120,6 +167,46 @@ struct ModbusFleet {
         }
       }
     }
+  }
+
+  adapters::modbus::DevicePoller* find(const std::string& id) const {
+    const auto it = by_id.find(id);
+    return it == by_id.end() ? nullptr : it->second;
+  }
+
+  // Releases every held setpoint to its fail-safe, all buses at once, within the deadline.
+  void release_all(std::chrono::milliseconds deadline) {
+    std::vector<std::future<void>> pending;
+    for (auto& p : pollers) pending.push_back(p->release_all("the gateway is stopping"));
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    for (auto& f : pending) {
+      if (f.wait_until(until) != std::future_status::ready) {
+        spdlog::warn("shutdown: setpoints not all released in {} ms; the devices' revert timers will",
+                     deadline.count());
+        return;
+      }
+    }
+  }
+
+  // {"device", "controls", "setpoints"} of one device.
+  std::optional<nlohmann::json> describe(const std::string& id) const {
+    const auto* p = find(id);
+    if (p == nullptr) return std::nullopt;
+    auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+    nlohmann::json controls = nlohmann::json::array();
+    for (const auto& c : p->controls()) {
+      controls.push_back({{"point", c.point}, {"unit", c.unit}, {"min", opt(c.min)}, {"max", opt(c.max)},
+                          {"failsafe", opt(c.failsafe)}, {"release", c.release}});
+    }
+    nlohmann::json held = nlohmann::json::array();
+    for (const auto& s : p->setpoints()) {
+      held.push_back({{"point", s.point}, {"value", s.value}, {"actor", s.actor}, {"reason", s.reason},
+                      {"since_ms", s.since_ms}, {"until_ms", s.until_ms},
+                      {"last_write_ms", s.last_write_ms},
+                      {"last_outcome", std::string(adapters::to_string(s.last_outcome))},
+                      {"last_detail", s.last_detail}, {"keepalive_ms", s.keepalive_ms}});
+    }
+    return nlohmann::json{{"device", id}, {"controls", std::move(controls)}, {"setpoints", std::move(held)}};
   }
 
   // The /api/v1/buses document.
@@ -163,7 +250,8 @@ struct ModbusFleet {
 };
 
 // Builds buses and pollers; an error message when a profile cannot be loaded.
-std::string start_modbus(const config::Config& cfg, adapters::ReadingSink& sink, ModbusFleet& fleet) {
+std::string start_modbus(const config::Config& cfg, adapters::ReadingSink& sink,
+                         adapters::ControlSink& control_sink, ModbusFleet& fleet) {
   namespace mb = adapters::modbus;
   for (const auto& bc : cfg.buses) {
     mb::BusSettings s;
@@ -193,7 +281,13 @@ std::string start_modbus(const config::Config& cfg, adapters::ReadingSink& sink,
       }
       fleet.pollers.push_back(std::make_unique<mb::DevicePoller>(
           *bus, dc.id, static_cast<std::uint8_t>(dc.unit_id), profile, sink));
+      mb::ControlSettings cs;
+      cs.revert = std::chrono::duration_cast<std::chrono::seconds>(dc.setpoint_revert);
+      cs.heartbeat = dc.heartbeat;
+      cs.failsafe = dc.failsafe;
+      fleet.pollers.back()->set_control(&control_sink, std::move(cs));
       fleet.pollers.back()->start();
+      fleet.by_id[dc.id] = fleet.pollers.back().get();
     }
     spdlog::info("bus {}: {} ({})", bc.id, s.rtu ? s.device : s.host + ":" + std::to_string(s.port),
                  s.rtu ? "rtu" : "tcp");
@@ -268,6 +362,12 @@ int run_daemon(const DaemonOptions& options) {
     return kExitStartup;
   }
 
+  auto event_log = store::EventLog::open(so.path, kEventLogRows, &open_error);
+  if (!event_log) {
+    spdlog::critical("event log: {}", open_error.message);
+    return kExitStartup;
+  }
+
   auto tokens = load_tokens(cfg);
   if (!tokens) return kExitStartup;
 
@@ -296,14 +396,32 @@ int run_daemon(const DaemonOptions& options) {
   });
 
   LoopSink sink(ioc, points, devices);
+  AuditSink audit_sink(*event_log);
   auto fleet = std::make_unique<ModbusFleet>();
-  if (auto err = start_modbus(cfg, sink, *fleet); !err.empty()) {
+  if (auto err = start_modbus(cfg, sink, audit_sink, *fleet); !err.empty()) {
     spdlog::critical("{}", err);
     return kExitConfig;
   }
 
   api::ApiContext ctx;
   ctx.buses = [fleet = fleet.get()] { return fleet->health_json(); };
+  ctx.events = event_log.get();
+  ctx.controls.describe = [fleet = fleet.get()](const std::string& id) { return fleet->describe(id); };
+  ctx.controls.set = [fleet = fleet.get()](const std::string& id, adapters::SetpointCommand cmd,
+                                           api::ApiContext::ControlDone done) {
+    auto* p = fleet->find(id);
+    if (p == nullptr) return false;
+    p->set(std::move(cmd), std::move(done));
+    return true;
+  };
+  ctx.controls.release = [fleet = fleet.get()](const std::string& id, const std::string& point,
+                                               const std::string& actor, const std::string& reason,
+                                               api::ApiContext::ControlDone done) {
+    auto* p = fleet->find(id);
+    if (p == nullptr) return false;
+    p->release(point, actor, reason, std::move(done));
+    return true;
+  };
   ctx.config = &cfg;
   ctx.clock = &clock;
   ctx.devices = &devices;
@@ -415,6 +533,7 @@ int run_daemon(const DaemonOptions& options) {
 
   // Order matters: nothing may use the store after it closes. The API's worker (history queries,
   // ingest) and the blocking pool are joined first, then the queued samples are committed.
+  fleet->release_all(kReleaseDeadline);  // setpoints go to their fail-safe while buses still run
   fleet.reset();  // bus threads stop; nothing publishes any more
   server.reset();
   blocking->join();
@@ -425,6 +544,7 @@ int run_daemon(const DaemonOptions& options) {
   }
   stop_cv.notify_all();
   if (deadline_thread.joinable()) deadline_thread.join();
+  event_log.reset();  // commits the last audit rows
   telemetry->flush();
   const auto st = telemetry->stats();
   telemetry.reset();  // joins the writer

@@ -51,6 +51,31 @@ CREATE TABLE rollup_15m(
   last_value   REAL NOT NULL,
   PRIMARY KEY(series_id, bucket_ms)) WITHOUT ROWID;
 )sql",
+    // 2: the event log (alarms and notices) and the audit log of every write to a device.
+    R"sql(
+CREATE TABLE events(
+  id       INTEGER PRIMARY KEY,
+  ts_ms    INTEGER NOT NULL,
+  severity TEXT NOT NULL,
+  kind     TEXT NOT NULL,
+  device   TEXT NOT NULL DEFAULT '',
+  point    TEXT NOT NULL DEFAULT '',
+  message  TEXT NOT NULL);
+CREATE INDEX events_by_device ON events(device, id);
+CREATE TABLE audit(
+  id       INTEGER PRIMARY KEY,
+  ts_ms    INTEGER NOT NULL,
+  device   TEXT NOT NULL,
+  point    TEXT NOT NULL,
+  action   TEXT NOT NULL,
+  value    REAL,
+  readback REAL,
+  outcome  TEXT NOT NULL,
+  actor    TEXT NOT NULL,
+  reason   TEXT NOT NULL,
+  detail   TEXT NOT NULL);
+CREATE INDEX audit_by_device ON audit(device, id);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

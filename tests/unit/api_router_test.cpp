@@ -39,6 +39,12 @@ const std::map<std::pair<std::string, std::string>, std::set<Role>> kExpectedMat
     {{"GET", "/api/v1/points/{device}/{point}/history"},
      {Role::kViewer, Role::kInstaller, Role::kManager}},
     {{"POST", "/api/v1/samples"}, {Role::kInstaller}},
+    {{"GET", "/api/v1/devices/{id}/setpoints"},
+     {Role::kViewer, Role::kInstaller, Role::kManager, Role::kAggregator}},
+    {{"PUT", "/api/v1/devices/{id}/setpoints/{point}"}, {Role::kInstaller, Role::kManager}},
+    {{"DELETE", "/api/v1/devices/{id}/setpoints/{point}"}, {Role::kInstaller, Role::kManager}},
+    {{"GET", "/api/v1/events"}, {Role::kViewer, Role::kInstaller, Role::kManager, Role::kAggregator}},
+    {{"GET", "/api/v1/audit"}, {Role::kInstaller, Role::kManager}},
     {{"GET", "/metrics"}, {Role::kViewer, Role::kInstaller, Role::kManager}},
 };
 

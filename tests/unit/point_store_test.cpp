@@ -57,9 +57,13 @@ TEST(PointStore, ErrorKeepsLastValueButNotItsQualityAndOldReadingsAreIgnored) {
 
 TEST(DeviceRegistry, ReloadKeepsLiveState) {
   DeviceRegistry reg;
-  config::DeviceConfig a{.id = "a", .name = "A", .kind = adapters::DeviceKind::kMeter,
-                         .bus = "lan", .unit_id = 1, .profile = "sdm630", .enabled = true,
-                         .profile_path = {}};
+  config::DeviceConfig a;
+  a.id = "a";
+  a.name = "A";
+  a.kind = adapters::DeviceKind::kMeter;
+  a.bus = "lan";
+  a.unit_id = 1;
+  a.profile = "sdm630";
   config::DeviceConfig b = a;
   b.id = "b";
   b.enabled = false;

@@ -1,0 +1,273 @@
+#include "gateway/store/event_log.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "gateway/store/database.hpp"
+
+namespace gridlet::store {
+namespace {
+
+constexpr std::size_t kMaxQueryRows = 1000;
+
+struct Pending {
+  std::optional<AuditRecord> audit;
+  std::optional<EventRecord> event;
+  EventLog::Committed done;
+};
+
+void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+void bind_optional(sqlite3_stmt* s, int i, const std::optional<double>& v) {
+  if (v) {
+    sqlite3_bind_double(s, i, *v);
+  } else {
+    sqlite3_bind_null(s, i);
+  }
+}
+
+std::string column_text(sqlite3_stmt* s, int i) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, i))) : std::string();
+}
+
+std::optional<double> column_optional(sqlite3_stmt* s, int i) {
+  if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_double(s, i);
+}
+
+}  // namespace
+
+struct EventLog::Impl {
+  std::filesystem::path path;
+  std::size_t max_rows = 0;
+  detail::Connection db;
+  detail::Statement insert_event, insert_audit;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Pending> queue;
+  bool stopping = false;
+  std::uint64_t appended = 0, committed = 0;
+  std::thread writer;
+
+  mutable std::mutex read_mu;
+  mutable detail::Connection reader;
+
+  void run();
+  bool write(std::deque<Pending>& batch);
+  void trim();
+  sqlite3* read_connection() const;
+};
+
+std::unique_ptr<EventLog> EventLog::open(const std::filesystem::path& path, std::size_t max_rows,
+                                         OpenError* error) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->max_rows = max_rows;
+  std::string detail;
+  impl->db = detail::open_connection(path, /*read_only=*/false, &detail);
+  if (!impl->db) {
+    if (error) error->message = detail;
+    return nullptr;
+  }
+  if (!detail::exec(impl->db.get(), "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", &detail) ||
+      !detail::migrate(impl->db.get(), path, &detail)) {
+    if (error) error->message = fmt::format("event log in {}: {}", path.string(), detail);
+    return nullptr;
+  }
+  impl->insert_event = detail::prepare(
+      impl->db.get(),
+      "INSERT INTO events(ts_ms, severity, kind, device, point, message) VALUES(?,?,?,?,?,?)", &detail);
+  impl->insert_audit = detail::prepare(
+      impl->db.get(),
+      "INSERT INTO audit(ts_ms, device, point, action, value, readback, outcome, actor, reason, detail) "
+      "VALUES(?,?,?,?,?,?,?,?,?,?)",
+      &detail);
+  if (!impl->insert_event || !impl->insert_audit) {
+    if (error) error->message = fmt::format("event log in {}: {}", path.string(), detail);
+    return nullptr;
+  }
+  Impl* raw = impl.get();
+  impl->writer = std::thread([raw] { raw->run(); });
+  return std::unique_ptr<EventLog>(new EventLog(std::move(impl)));
+}
+
+EventLog::EventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+EventLog::~EventLog() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->writer.joinable()) impl_->writer.join();
+}
+
+void EventLog::append(std::optional<AuditRecord> audit, std::optional<EventRecord> event, Committed done) {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->queue.push_back({std::move(audit), std::move(event), std::move(done)});
+    ++impl_->appended;
+  }
+  impl_->cv.notify_all();
+}
+
+void EventLog::flush() {
+  std::unique_lock lock(impl_->mu);
+  const std::uint64_t target = impl_->appended;
+  impl_->cv.wait(lock, [&] { return impl_->committed >= target; });
+}
+
+void EventLog::Impl::run() {
+  std::unique_lock lock(mu);
+  std::uint64_t since_trim = 0;
+  for (;;) {
+    cv.wait(lock, [&] { return stopping || !queue.empty(); });
+    if (queue.empty() && stopping) return;
+    std::deque<Pending> batch;
+    batch.swap(queue);
+    lock.unlock();
+    const bool ok = write(batch);
+    for (auto& p : batch) {
+      if (p.done) p.done(ok);
+    }
+    since_trim += batch.size();
+    if (since_trim >= 1000) {
+      since_trim = 0;
+      trim();
+    }
+    lock.lock();
+    committed += batch.size();
+    cv.notify_all();
+  }
+}
+
+bool EventLog::Impl::write(std::deque<Pending>& batch) {
+  std::string err;
+  if (!detail::exec(db.get(), "BEGIN IMMEDIATE", &err)) {
+    spdlog::error("event log: cannot begin a transaction: {}", err);
+    return false;
+  }
+  bool ok = true;
+  for (const Pending& p : batch) {
+    if (p.event) {
+      sqlite3_stmt* s = insert_event.get();
+      sqlite3_reset(s);
+      sqlite3_bind_int64(s, 1, p.event->timestamp_ms);
+      bind_text(s, 2, p.event->severity);
+      bind_text(s, 3, p.event->kind);
+      bind_text(s, 4, p.event->device);
+      bind_text(s, 5, p.event->point);
+      bind_text(s, 6, p.event->message);
+      ok = ok && sqlite3_step(s) == SQLITE_DONE;
+    }
+    if (p.audit) {
+      sqlite3_stmt* s = insert_audit.get();
+      sqlite3_reset(s);
+      sqlite3_bind_int64(s, 1, p.audit->timestamp_ms);
+      bind_text(s, 2, p.audit->device);
+      bind_text(s, 3, p.audit->point);
+      bind_text(s, 4, p.audit->action);
+      bind_optional(s, 5, p.audit->value);
+      bind_optional(s, 6, p.audit->readback);
+      bind_text(s, 7, p.audit->outcome);
+      bind_text(s, 8, p.audit->actor);
+      bind_text(s, 9, p.audit->reason);
+      bind_text(s, 10, p.audit->detail);
+      ok = ok && sqlite3_step(s) == SQLITE_DONE;
+    }
+  }
+  if (!ok) {
+    spdlog::error("event log: insert failed: {}", detail::error_message(db.get()));
+    detail::exec(db.get(), "ROLLBACK", nullptr);
+    return false;
+  }
+  if (!detail::exec(db.get(), "COMMIT", &err)) {
+    spdlog::error("event log: commit failed: {}", err);
+    detail::exec(db.get(), "ROLLBACK", nullptr);
+    return false;
+  }
+  return true;
+}
+
+void EventLog::Impl::trim() {
+  if (max_rows == 0) return;
+  for (const char* table : {"events", "audit"}) {
+    const std::string sql = fmt::format(
+        "DELETE FROM {0} WHERE id <= (SELECT max(id) FROM {0}) - {1}", table, max_rows);
+    std::string err;
+    if (!detail::exec(db.get(), sql.c_str(), &err)) spdlog::warn("event log: trimming {}: {}", table, err);
+  }
+}
+
+sqlite3* EventLog::Impl::read_connection() const {
+  if (!reader) reader = detail::open_connection(path, /*read_only=*/true, nullptr);
+  return reader.get();
+}
+
+std::vector<EventRecord> EventLog::events(const LogQuery& q) const {
+  std::lock_guard lock(impl_->read_mu);
+  std::vector<EventRecord> out;
+  sqlite3* db = impl_->read_connection();
+  if (db == nullptr) return out;
+  auto stmt = detail::prepare(
+      db,
+      "SELECT id, ts_ms, severity, kind, device, point, message FROM events "
+      "WHERE (?1 = '' OR device = ?1) AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
+      nullptr);
+  if (!stmt) return out;
+  sqlite3_stmt* s = stmt.get();
+  bind_text(s, 1, q.device);
+  sqlite3_bind_int64(s, 2, q.before_id);
+  sqlite3_bind_int64(s, 3, static_cast<std::int64_t>(std::min(q.limit, kMaxQueryRows)));
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    out.push_back({sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), column_text(s, 2),
+                   column_text(s, 3), column_text(s, 4), column_text(s, 5), column_text(s, 6)});
+  }
+  return out;
+}
+
+std::vector<AuditRecord> EventLog::audit(const LogQuery& q) const {
+  std::lock_guard lock(impl_->read_mu);
+  std::vector<AuditRecord> out;
+  sqlite3* db = impl_->read_connection();
+  if (db == nullptr) return out;
+  auto stmt = detail::prepare(
+      db,
+      "SELECT id, ts_ms, device, point, action, value, readback, outcome, actor, reason, detail "
+      "FROM audit WHERE (?1 = '' OR device = ?1) AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
+      nullptr);
+  if (!stmt) return out;
+  sqlite3_stmt* s = stmt.get();
+  bind_text(s, 1, q.device);
+  sqlite3_bind_int64(s, 2, q.before_id);
+  sqlite3_bind_int64(s, 3, static_cast<std::int64_t>(std::min(q.limit, kMaxQueryRows)));
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    AuditRecord r;
+    r.id = sqlite3_column_int64(s, 0);
+    r.timestamp_ms = sqlite3_column_int64(s, 1);
+    r.device = column_text(s, 2);
+    r.point = column_text(s, 3);
+    r.action = column_text(s, 4);
+    r.value = column_optional(s, 5);
+    r.readback = column_optional(s, 6);
+    r.outcome = column_text(s, 7);
+    r.actor = column_text(s, 8);
+    r.reason = column_text(s, 9);
+    r.detail = column_text(s, 10);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace gridlet::store

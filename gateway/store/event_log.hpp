@@ -1,0 +1,76 @@
+// The event log (alarms and notices for people) and the audit log (every write the gateway made to
+// a device), in the telemetry database (tables `events` and `audit`, see SCHEMA.md).
+//
+// Thread model: append() may be called from any thread (bus threads report control events); it
+// only enqueues. One writer thread commits what is queued in one transaction, with
+// synchronous=FULL, then calls each record's callback: a record whose callback said ok survives
+// kill -9. Queries open their own read-only connection; never call them on the event loop.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/store/telemetry_store.hpp"
+
+namespace gridlet::store {
+
+struct EventRecord {
+  std::int64_t id = 0;  // assigned by the store
+  std::int64_t timestamp_ms = 0;
+  std::string severity;  // "info", "warning", "alarm"
+  std::string kind;      // "setpoint", "heartbeat", ...
+  std::string device;
+  std::string point;
+  std::string message;
+};
+
+struct AuditRecord {
+  std::int64_t id = 0;  // assigned by the store
+  std::int64_t timestamp_ms = 0;
+  std::string device;
+  std::string point;
+  std::string action;   // set, keepalive, reassert, release, heartbeat
+  std::optional<double> value;
+  std::optional<double> readback;
+  std::string outcome;  // applied, rejected, refused, mismatch, failed
+  std::string actor;
+  std::string reason;
+  std::string detail;
+};
+
+struct LogQuery {
+  std::string device;          // "" = every device
+  std::int64_t before_id = 0;  // page backwards: only ids below this (0 = from the newest)
+  std::size_t limit = 100;     // at most this many, newest first (capped at 1000)
+};
+
+class EventLog {
+ public:
+  // Opens the database that TelemetryStore::open created and migrated.
+  static std::unique_ptr<EventLog> open(const std::filesystem::path& path, std::size_t max_rows,
+                                        OpenError* error);
+  ~EventLog();  // commits what is queued
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  using Committed = std::function<void(bool ok)>;
+  // Either or both records; `done` is called on the writer thread once they are committed (or
+  // failed). Ids in the records are ignored.
+  void append(std::optional<AuditRecord> audit, std::optional<EventRecord> event, Committed done = {});
+  void flush();  // waits until everything appended before the call is committed
+
+  std::vector<EventRecord> events(const LogQuery& q) const;
+  std::vector<AuditRecord> audit(const LogQuery& q) const;
+
+ private:
+  struct Impl;
+  explicit EventLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gridlet::store

@@ -1,0 +1,250 @@
+// Transactional setpoints against the real device simulator: range-checked, written with their
+// scale factor, read back, kept alive before the device's revert timer, re-asserted after the
+// device comes back, released on expiry and on command; refusals and ignored writes are alarms.
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "adapters/modbus/bus.hpp"
+#include "adapters/modbus/device_poller.hpp"
+#include "tests/integration/devsim_support.hpp"
+#include "tests/integration/modbus_support.hpp"
+#include "tests/integration/test_support.hpp"
+
+#ifdef DEVSIM_PATH
+
+namespace gridlet::adapters::modbus {
+namespace {
+
+using gridlet::testing::Devsim;
+using gridlet::testing::eventually;
+using namespace gridlet::testing::modbus;
+using namespace std::chrono_literals;
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+ControlEvent set_and_wait(DevicePoller& p, const std::string& point, double value,
+                          std::int64_t until_ms = 0) {
+  auto done = std::make_shared<std::promise<ControlEvent>>();
+  auto f = done->get_future();
+  p.set(SetpointCommand{point, value, "test", "integration test", until_ms},
+        [done](const ControlEvent& ev) { done->set_value(ev); });
+  EXPECT_EQ(f.wait_for(15s), std::future_status::ready);
+  return f.valid() ? f.get() : ControlEvent{};
+}
+
+ControlEvent release_and_wait(DevicePoller& p, const std::string& point) {
+  auto done = std::make_shared<std::promise<ControlEvent>>();
+  auto f = done->get_future();
+  p.release(point, "test", "done", [done](const ControlEvent& ev) { done->set_value(ev); });
+  EXPECT_EQ(f.wait_for(15s), std::future_status::ready);
+  return f.get();
+}
+
+// A poller with its sink, set up for setpoints with a short revert timer.
+struct Rig {
+  explicit Rig(int port, std::uint8_t unit, std::chrono::seconds revert = 3s)
+      : bus(tcp_bus(port)), poller(bus, "dev", unit, nullptr, sink, quick()) {
+    ControlSettings cs;
+    cs.revert = revert;
+    cs.retry = 500ms;
+    poller.set_control(&sink, cs);
+    poller.start();
+  }
+  double value(const std::string& point) const {
+    const auto r = sink.latest("dev", point);
+    return r && r->quality == Quality::kGood ? r->value : -1e9;
+  }
+  // Waits until a freshly polled value of `point` equals v.
+  bool reads(const std::string& point, double v, std::chrono::milliseconds within = 5s) const {
+    return eventually(within, [&] { return value(point) == v; });
+  }
+  CollectingSink sink;
+  Bus bus;
+  DevicePoller poller;
+};
+
+TEST(Setpoints, InverterLimitIsWrittenReadBackKeptAliveAndReleased) {
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter", "--setpoint-delay-ms", "100"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port);
+  Rig rig(*port, 1, 3s);
+  ASSERT_TRUE(rig.reads("controls.WMaxLim_Ena", 0, 10s));
+  ASSERT_TRUE(eventually(5s, [&] { return rig.value("nameplate.WRtg") > 0; }));
+  const double rating = rig.value("nameplate.WRtg");
+
+  const ControlEvent ev = set_and_wait(rig.poller, "controls.WMaxLimPct", 40);
+  EXPECT_EQ(ev.outcome, ControlOutcome::kApplied) << ev.detail;
+  ASSERT_TRUE(ev.readback);
+  EXPECT_DOUBLE_EQ(*ev.readback, 40.0);
+  EXPECT_NE(ev.detail.find("=["), std::string::npos) << "the audit detail names the registers written";
+  const auto held = rig.poller.setpoints();
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].point, "controls.WMaxLimPct");
+  EXPECT_EQ(held[0].keepalive_ms, 1000) << "a third of the 3 s revert timer";
+
+  // The device holds it: enabled, with the revert timer we asked for, and the power obeys.
+  EXPECT_TRUE(rig.reads("controls.WMaxLim_Ena", 1));
+  EXPECT_TRUE(rig.reads("controls.WMaxLimPct_RvrtTms", 3));
+  EXPECT_TRUE(eventually(5s, [&] {
+    const double w = rig.value("inverter_three_phase.W");
+    return w >= 0 && w <= 0.4 * rating * 1.01;
+  })) << "W " << rig.value("inverter_three_phase.W") << " of " << rating;
+
+  // Kept alive: three revert periods later the device has never reverted.
+  const auto until = std::chrono::steady_clock::now() + 9s;
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_EQ(rig.value("controls.WMaxLim_Ena"), 1) << "the device reverted: the keep-alive failed";
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_GE(rig.sink.events_of(ControlAction::kKeepAlive, ControlOutcome::kApplied), 6);
+
+  // Released: the enable goes back to 0 and nothing is held any more.
+  const ControlEvent rel = release_and_wait(rig.poller, "controls.WMaxLimPct");
+  EXPECT_EQ(rel.outcome, ControlOutcome::kApplied) << rel.detail;
+  EXPECT_TRUE(rig.reads("controls.WMaxLim_Ena", 0));
+  EXPECT_TRUE(rig.poller.setpoints().empty());
+}
+
+TEST(Setpoints, AWriteTheDeviceIgnoresIsAnAlarmNotASuccess) {
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter", "--fault", "1=ignore-writes"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port);
+  Rig rig(*port, 1);
+  ASSERT_TRUE(rig.reads("controls.WMaxLim_Ena", 0, 10s));
+  const ControlEvent ev = set_and_wait(rig.poller, "controls.WMaxLimPct", 30);
+  EXPECT_EQ(ev.outcome, ControlOutcome::kMismatch) << ev.detail;
+  EXPECT_TRUE(ev.alarm());
+  EXPECT_NE(ev.detail.find("did not take"), std::string::npos) << ev.detail;
+  EXPECT_TRUE(rig.poller.setpoints().empty()) << "an ignored setpoint is not held as if it worked";
+  EXPECT_EQ(rig.sink.events_of(ControlAction::kSet, ControlOutcome::kMismatch), 1);
+}
+
+TEST(Setpoints, OutOfRangeAndUnknownControlsAreRejectedBeforeWriting) {
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter", "--device", "2=battery"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port);
+  Rig pv(*port, 1);
+  Rig bat(*port, 2);
+  ASSERT_TRUE(pv.reads("controls.WMaxLim_Ena", 0, 10s));
+  ASSERT_TRUE(eventually(10s, [&] { return bat.value("battery.WChaRteMax") > 0; }));
+
+  auto ev = set_and_wait(pv.poller, "controls.WMaxLimPct", 150);
+  EXPECT_EQ(ev.outcome, ControlOutcome::kRejected);
+  EXPECT_NE(ev.detail.find("outside [0, 100]"), std::string::npos) << ev.detail;
+  ev = set_and_wait(pv.poller, "inverter_three_phase.W", 1);
+  EXPECT_EQ(ev.outcome, ControlOutcome::kRejected) << "a measurement is not a control";
+  ev = set_and_wait(pv.poller, "storage_basic.InWRte", 10);
+  EXPECT_EQ(ev.outcome, ControlOutcome::kRejected) << "the inverter has no model 124";
+  EXPECT_NE(ev.detail.find("no SunSpec model 124"), std::string::npos) << ev.detail;
+
+  // The battery's nameplate bounds the charge power.
+  const double max_w = bat.value("battery.WChaRteMax");
+  ev = set_and_wait(bat.poller, "storage_basic.WChaMax", max_w * 2);
+  EXPECT_EQ(ev.outcome, ControlOutcome::kRejected) << ev.detail;
+  ev = set_and_wait(bat.poller, "storage_basic.WChaMax", max_w / 2);
+  EXPECT_EQ(ev.outcome, ControlOutcome::kApplied) << ev.detail;
+  EXPECT_TRUE(bat.reads("storage_basic.WChaMax", max_w / 2));
+  // Released to the nameplate value.
+  const auto rel = release_and_wait(bat.poller, "storage_basic.WChaMax");
+  EXPECT_EQ(rel.outcome, ControlOutcome::kApplied) << rel.detail;
+  EXPECT_TRUE(bat.reads("storage_basic.WChaMax", max_w));
+  EXPECT_TRUE(pv.poller.setpoints().empty());
+}
+
+TEST(Setpoints, DeviceRefusalIsAnAlarm) {
+  // devsim's battery accepts a reserve of at most 50 %: within SunSpec's range, refused by the
+  // device with exception 3 (illegal data value), as real devices refuse what they cannot do.
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "2=battery"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port);
+  Rig bat(*port, 2);
+  ASSERT_TRUE(bat.reads("storage_basic.StorCtl_Mod", 0, 10s));
+  const auto ev = set_and_wait(bat.poller, "storage_basic.MinRsvPct", 80);
+  EXPECT_EQ(ev.outcome, ControlOutcome::kRefused) << ev.detail;
+  EXPECT_NE(ev.detail.find("exception 3"), std::string::npos) << ev.detail;
+  EXPECT_TRUE(bat.poller.setpoints().empty());
+}
+
+TEST(Setpoints, BatteryRateSetsItsModeBitAndReleaseClearsIt) {
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "2=battery", "--setpoint-delay-ms", "100"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port);
+  Rig bat(*port, 2);
+  ASSERT_TRUE(bat.reads("storage_basic.StorCtl_Mod", 0, 10s));
+  // -50 % on the charge side with the charge bit: discharge at half power.
+  const auto ev = set_and_wait(bat.poller, "storage_basic.InWRte", -50);
+  EXPECT_EQ(ev.outcome, ControlOutcome::kApplied) << ev.detail;
+  EXPECT_TRUE(bat.reads("storage_basic.StorCtl_Mod", 1));
+  EXPECT_TRUE(bat.reads("storage_basic.InWRte", -50));
+  EXPECT_TRUE(bat.reads("storage_basic.InOutWRte_RvrtTms", 3));
+  const auto rel = release_and_wait(bat.poller, "storage_basic.InWRte");
+  EXPECT_EQ(rel.outcome, ControlOutcome::kApplied) << rel.detail;
+  EXPECT_TRUE(bat.reads("storage_basic.StorCtl_Mod", 0));
+}
+
+TEST(Setpoints, ExpiryReleasesTheSetpoint) {
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port);
+  Rig rig(*port, 1, 60s);
+  ASSERT_TRUE(rig.reads("controls.WMaxLim_Ena", 0, 10s));
+  const auto ev = set_and_wait(rig.poller, "controls.WMaxLimPct", 50, unix_ms() + 1500);
+  ASSERT_EQ(ev.outcome, ControlOutcome::kApplied) << ev.detail;
+  EXPECT_TRUE(rig.reads("controls.WMaxLim_Ena", 1));
+  EXPECT_TRUE(eventually(6s, [&] {
+    return rig.sink.events_of(ControlAction::kRelease, ControlOutcome::kApplied) == 1;
+  }));
+  EXPECT_TRUE(rig.reads("controls.WMaxLim_Ena", 0)) << "released long before the 60 s revert timer";
+  EXPECT_TRUE(rig.poller.setpoints().empty());
+}
+
+TEST(Setpoints, ReassertedWhenTheDeviceComesBackWithoutIt) {
+  auto sim = std::make_unique<Devsim>(std::vector<std::string>{"--tcp", "127.0.0.1:0", "--device", "1=inverter"});
+  const auto port = sim->tcp_port();
+  ASSERT_TRUE(port);
+  Rig rig(*port, 1, 60s);
+  ASSERT_TRUE(rig.reads("controls.WMaxLim_Ena", 0, 10s));
+  ASSERT_EQ(set_and_wait(rig.poller, "controls.WMaxLimPct", 25).outcome, ControlOutcome::kApplied);
+  EXPECT_TRUE(rig.reads("controls.WMaxLim_Ena", 1));
+
+  // The device restarts (power cycle, firmware update): it comes back with its defaults.
+  EXPECT_EQ(sim->stop(), 0);
+  sim = std::make_unique<Devsim>(std::vector<std::string>{"--tcp", "127.0.0.1:" + std::to_string(*port),
+                                                          "--device", "1=inverter"});
+  ASSERT_TRUE(sim->tcp_port());
+  EXPECT_TRUE(eventually(20s, [&] {
+    return rig.sink.events_of(ControlAction::kReassert, ControlOutcome::kApplied) >= 1;
+  }));
+  EXPECT_TRUE(rig.reads("controls.WMaxLimPct", 25, 5s));
+  EXPECT_TRUE(rig.reads("controls.WMaxLim_Ena", 1, 5s));
+}
+
+TEST(Setpoints, ReleaseAllAtShutdownWritesTheFailSafe) {
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter", "--device", "2=battery"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port);
+  Rig pv(*port, 1, 60s);
+  Rig bat(*port, 2, 60s);
+  ASSERT_TRUE(pv.reads("controls.WMaxLim_Ena", 0, 10s));
+  ASSERT_TRUE(bat.reads("storage_basic.StorCtl_Mod", 0, 10s));
+  ASSERT_EQ(set_and_wait(pv.poller, "controls.WMaxLimPct", 10).outcome, ControlOutcome::kApplied);
+  ASSERT_EQ(set_and_wait(bat.poller, "storage_basic.OutWRte", 20).outcome, ControlOutcome::kApplied);
+  auto a = pv.poller.release_all("stopping");
+  auto b = bat.poller.release_all("stopping");
+  ASSERT_EQ(a.wait_for(5s), std::future_status::ready);
+  ASSERT_EQ(b.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(pv.reads("controls.WMaxLim_Ena", 0));
+  EXPECT_TRUE(bat.reads("storage_basic.StorCtl_Mod", 0));
+  EXPECT_EQ(pv.sink.events_of(ControlAction::kRelease, ControlOutcome::kApplied), 1);
+  EXPECT_EQ(bat.sink.events_of(ControlAction::kRelease, ControlOutcome::kApplied), 1);
+}
+
+}  // namespace
+}  // namespace gridlet::adapters::modbus
+
+#endif  // DEVSIM_PATH
