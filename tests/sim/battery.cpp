@@ -3,11 +3,15 @@
 // InWRte/OutWRte in % of WChaMax, as Fronius and others interpret them): a negative InWRte with
 // the charge bit forces discharging, a negative OutWRte with the discharge bit forces charging.
 // Inside the window the battery does self-consumption. Controls revert after InOutWRte_RvrtTms.
+// 802 CtrlHb watchdog: once the controller has changed it, no change for --heartbeat-timeout puts
+// the 124 controls back to self-consumption (StorCtl_Mod = 0, as the revert does) and raises
+// Evt1 COMMUNICATION_ERROR until AlmRst = 1.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "tests/sim/device_kinds.hpp"
+#include "tests/sim/heartbeat.hpp"
 #include "tests/sim/registers.hpp"
 #include "tests/sim/sunspec_device.hpp"
 #include "tests/sim/timed_setpoint.hpp"
@@ -21,6 +25,7 @@ constexpr int kVSf = -1, kASf = -2, kAhSf = -1;
 constexpr double kNominalV = 400.0;
 constexpr std::uint16_t kStorCtlCharge = 1, kStorCtlDischarge = 2;
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr std::uint32_t kEvtCommunicationError = 1u << 0;  // 802 Evt1 bit 0
 
 struct StorageTargets {
   double wcha_max_w = 0;
@@ -34,7 +39,8 @@ struct StorageTargets {
 
 class BatteryDevice final : public SunSpecDevice {
  public:
-  BatteryDevice(std::uint8_t unit, const DeviceContext& ctx) : SunSpecDevice(unit, ctx) {
+  BatteryDevice(std::uint8_t unit, const DeviceContext& ctx)
+      : SunSpecDevice(unit, ctx), ctrl_hb_(ctx.heartbeat_timeout, 0) {
     battery_ = ctx.building->add_battery();
     const auto& b = ctx.building->battery(battery_);
     rated_w_ = b.max_charge_w;
@@ -51,10 +57,19 @@ class BatteryDevice final : public SunSpecDevice {
   }
 
   std::string_view kind() const override { return "battery"; }
+  std::uint32_t heartbeat_losses() const override { return ctrl_hb_.losses(); }
 
   void on_written(std::uint16_t address, std::uint16_t count, TimePoint now) override {
     const auto& m = *m124_;
     const auto& b8 = *m802_;
+    if (write_touches(b8, "CtrlHb", address, count)) ctrl_hb_.written(reg(b8, "CtrlHb"), now);
+    if (write_touches(b8, "AlmRst", address, count) && reg(b8, "AlmRst") == 1) {
+      put_u32(holding(), b8.at("Evt1"), 0);
+      set(b8, "AlmRst", 0);  // a command, not a state
+    }
+    // A heartbeat or an alarm reset is no new setpoint: it must not restart (or stop) the
+    // storage controls' timers.
+    if (only_heartbeat_or_alarm(address, count)) return;
     latched_.wcha_max_w = read_scaled(m, "WChaMax", "WChaMax_SF");
     latched_.mode = reg(m, "StorCtl_Mod");
     latched_.in_pct = read_scaled(m, "InWRte", "InOutWRte_SF");
@@ -76,6 +91,14 @@ class BatteryDevice final : public SunSpecDevice {
   }
 
   void control(TimePoint now) override {
+    if (ctrl_hb_.take_lost(now)) {
+      // Fail-safe, as the revert: plain self-consumption, pending writes and timers dropped.
+      applied_.mode = 0;
+      latched_.mode = 0;
+      set(*m124_, "StorCtl_Mod", 0);
+      setpoint_ = TimedSetpoint{};
+      put_u32(holding(), m802_->at("Evt1"), get_u32(holding(), m802_->at("Evt1")) | kEvtCommunicationError);
+    }
     if (setpoint_.take_effect(now)) applied_ = latched_;
     if (setpoint_.take_revert(now)) {
       // Back to plain self-consumption; StorCtl_Mod reads 0 so the client can see it happened.
@@ -208,6 +231,14 @@ class BatteryDevice final : public SunSpecDevice {
     allow_write(124, "ChaGriSet", 0, 1);
   }
 
+  bool only_heartbeat_or_alarm(std::uint16_t address, std::uint16_t count) const {
+    const auto& b8 = *m802_;
+    for (std::uint32_t a = address; a < std::uint32_t{address} + count; ++a) {
+      if (a != b8.at("CtrlHb") && a != b8.at("AlmRst")) return false;
+    }
+    return true;
+  }
+
   static double voltage(const Battery& b) { return kNominalV - 20.0 + 40.0 * b.soc; }
 
   static std::uint16_t charge_state(const Battery& b) {
@@ -225,6 +256,7 @@ class BatteryDevice final : public SunSpecDevice {
   const PlacedModel* m713_ = nullptr;
   const PlacedModel* m802_ = nullptr;
   TimedSetpoint setpoint_;
+  HeartbeatWatchdog ctrl_hb_;
   StorageTargets latched_;
   StorageTargets applied_;
 };

@@ -15,6 +15,7 @@ Device::~Device() = default;
 
 std::unique_ptr<Device> make_device(std::string_view kind, std::uint8_t unit, const DeviceContext& ctx) {
   if (kind == "inverter") return make_inverter(unit, ctx);
+  if (kind == "der") return make_der_inverter(unit, ctx);
   if (kind == "battery") return make_battery(unit, ctx);
   if (kind == "meter") return make_grid_meter(unit, ctx);
   if (kind == "sdm630") return make_sdm630(unit, ctx);

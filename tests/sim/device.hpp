@@ -28,6 +28,9 @@ struct DeviceContext {
   Building* building;
   std::chrono::milliseconds setpoint_delay{500};  // a write takes effect this long after it
   std::mt19937_64* rng;                          // seeded: randomized windows (WinTms)
+  // Controller heartbeat watchdog (715 ControllerHb, 802 CtrlHb): fail-safe after this long
+  // without a change, once the controller has changed it at least once. 0 = no watchdog.
+  std::chrono::seconds heartbeat_timeout{30};
 };
 
 class Device {
@@ -56,9 +59,12 @@ class Device {
   // the value rescaled so the physical power stays the same. Only devices with a W_SF have it.
   virtual bool has_power_sf() const { return false; }
   virtual void set_power_sf(std::optional<int> /*sf*/) {}
+  // Times the controller heartbeat watchdog went off (fault block 64006-64007).
+  virtual std::uint32_t heartbeat_losses() const { return 0; }
 
   modbus_mapping_t* mapping() { return mapping_.get(); }
   std::uint16_t* holding() { return mapping_->tab_registers; }
+  const std::uint16_t* holding() const { return mapping_->tab_registers; }
   std::uint16_t* input() { return mapping_->tab_input_registers; }
 
  private:
@@ -69,7 +75,7 @@ class Device {
   std::unique_ptr<modbus_mapping_t, MappingFree> mapping_;
 };
 
-// "inverter", "battery", "meter", "sdm630"; nullptr for an unknown kind.
+// "inverter", "der", "battery", "meter", "sdm630"; nullptr for an unknown kind.
 std::unique_ptr<Device> make_device(std::string_view kind, std::uint8_t unit, const DeviceContext& ctx);
 
 }  // namespace gridlet::devsim

@@ -8,7 +8,7 @@
 namespace gridlet::devsim {
 namespace {
 
-constexpr std::uint16_t kMode = 0, kArg = 1, kDelay = 2, kPowerSf = 3, kRequests = 4;
+constexpr std::uint16_t kMode = 0, kArg = 1, kDelay = 2, kPowerSf = 3, kRequests = 4, kHeartbeatLosses = 6;
 constexpr std::uint16_t kDefaultSf = 0x8000;
 constexpr std::uint16_t kDefaultDisappearS = 10;
 constexpr std::uint16_t kDefaultException = MODBUS_EXCEPTION_SLAVE_OR_SERVER_FAILURE;
@@ -22,7 +22,7 @@ std::uint8_t FaultBlock::check_write(std::uint16_t address, std::span<const std:
   for (std::uint16_t i = 0; i < kFaultRegs; ++i) after[i] = reg(i);
   for (std::size_t i = 0; i < values.size(); ++i) {
     const auto r = static_cast<std::uint16_t>(address - kFaultBase + i);
-    if (r >= kRequests) return MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS;  // read-only counter
+    if (r >= kRequests) return MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS;  // read-only counters
     after[r] = values[i];
   }
   if (after[kMode] > static_cast<std::uint16_t>(FaultMode::kDisappear)) return MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE;
@@ -87,6 +87,10 @@ std::chrono::milliseconds FaultBlock::delay() const { return std::chrono::millis
 
 void FaultBlock::count_request() {
   put_u32(device_.holding(), kFaultBase + kRequests, get_u32(device_.holding(), kFaultBase + kRequests) + 1);
+}
+
+void FaultBlock::show_heartbeat_losses(std::uint32_t n) {
+  put_u32(device_.holding(), kFaultBase + kHeartbeatLosses, n);
 }
 
 std::optional<std::pair<FaultMode, std::uint16_t>> parse_fault_mode(std::string_view text) {

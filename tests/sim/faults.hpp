@@ -10,6 +10,7 @@
 //   64003 W_SF   scale factor for every W point of the unit, -6..6, or 0x8000 for the default;
 //                values are rescaled so the physical power is unchanged
 //   64004-5      requests received by the unit, uint32, read-only (fault block excluded)
+//   64006-7      controller heartbeat losses of the unit (715/802 watchdog), uint32, read-only
 #pragma once
 
 #include <chrono>
@@ -33,7 +34,7 @@ enum class FaultMode : std::uint16_t {
 };
 
 inline constexpr std::uint16_t kFaultBase = 64000;
-inline constexpr std::uint16_t kFaultRegs = 6;
+inline constexpr std::uint16_t kFaultRegs = 8;
 
 class FaultBlock {
  public:
@@ -57,6 +58,8 @@ class FaultBlock {
   std::uint8_t exception_code() const;
   std::chrono::milliseconds delay() const;
   void count_request();
+  // Mirrors the device's heartbeat-loss count into 64006-64007.
+  void show_heartbeat_losses(std::uint32_t n);
 
  private:
   std::uint16_t& reg(std::uint16_t i) { return device_.holding()[kFaultBase + i]; }

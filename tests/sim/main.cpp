@@ -1,5 +1,5 @@
-// devsim: a small building of Modbus devices (SunSpec inverter, battery and grid meter, Eastron
-// SDM630) behind unit ids, over Modbus TCP and/or RTU, for integration tests and the demo.
+// devsim: a small building of Modbus devices (SunSpec 1xx and 7xx DER inverters, battery and grid
+// meter, Eastron SDM630) behind unit ids, over Modbus TCP and/or RTU, for integration tests and the demo.
 // See tests/sim/README.md for the command line and the fault-injection registers.
 #include <fcntl.h>
 #include <poll.h>
@@ -52,7 +52,8 @@ std::optional<std::pair<std::uint8_t, std::string>> split_unit(const std::string
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"devsim: simulated Modbus devices of a small building (SunSpec and SDM630)"};
+  CLI::App app{
+      "devsim: simulated Modbus devices of a small building (SunSpec 1xx/7xx and SDM630); see tests/sim/README.md"};
   std::string tcp;
   SerialSettings serial;
   std::string parity = "N";
@@ -60,12 +61,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> faults;
   SimulatorConfig config;
   int setpoint_delay_ms = 500;
+  int heartbeat_timeout_s = 30;
   app.add_option("--tcp", tcp, "Modbus TCP listen address HOST:PORT (port 0 = any free port)");
   app.add_option("--rtu", serial.path, "Modbus RTU serial device (e.g. one end of a socat pty pair)");
   app.add_option("--baud", serial.baud, "RTU baud rate")->check(CLI::Range(300, 921600));
   app.add_option("--parity", parity, "RTU parity N, E or O")->check(CLI::IsMember({"N", "E", "O"}));
   app.add_option("--stop-bits", serial.stop_bits, "RTU stop bits")->check(CLI::Range(1, 2));
-  app.add_option("--device", devices, "UNIT=KIND, KIND one of inverter, battery, meter, sdm630")->required();
+  app.add_option("--device", devices, "UNIT=KIND, KIND one of inverter (SunSpec 1,103,120,123,160), der (SunSpec DER "
+                 "1,701,702,704,715), battery (1,124,713,802), meter (1,203), sdm630 (Eastron floats)")->required();
   app.add_option("--speed", config.speed, "simulated seconds per real second (physics only)")
       ->check(CLI::Range(0.0, 100000.0));
   app.add_option("--seed", config.physics.seed, "seed of the simulated weather and load");
@@ -79,12 +82,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(100.0, 30000.0));
   app.add_option("--setpoint-delay-ms", setpoint_delay_ms, "delay before a written setpoint takes effect")
       ->check(CLI::Range(0, 600000));
+  app.add_option("--heartbeat-timeout", heartbeat_timeout_s,
+                 "seconds without a change of the controller heartbeat (715 ControllerHb, 802 CtrlHb), once "
+                 "it has changed, before the device goes to its fail-safe; 0 = no watchdog")
+      ->check(CLI::Range(0, 86400));
   app.add_option("--fault", faults,
                  "UNIT=MODE start state: none, timeout, exception:N, malformed, wrong-tid, ignore-writes, "
                  "disappear:S, delay:MS, w-sf:N");
   CLI11_PARSE(app, argc, argv);
   serial.parity = parity[0];
   config.setpoint_delay = std::chrono::milliseconds(setpoint_delay_ms);
+  config.heartbeat_timeout = std::chrono::seconds(heartbeat_timeout_s);
   if (tcp.empty() && serial.path.empty()) {
     std::fprintf(stderr, "devsim: give --tcp and/or --rtu\n");
     return 2;
@@ -95,7 +103,7 @@ int main(int argc, char** argv) {
   for (const auto& d : devices) {
     const auto spec = split_unit(d);
     if (!spec || !sim.add_device(spec->first, spec->second)) {
-      std::fprintf(stderr, "devsim: bad --device '%s' (UNIT 1-247, once each; KIND inverter|battery|meter|sdm630)\n",
+      std::fprintf(stderr, "devsim: bad --device '%s' (UNIT 1-247, once each; KIND inverter|der|battery|meter|sdm630)\n",
                    d.c_str());
       return 2;
     }

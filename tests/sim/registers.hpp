@@ -30,6 +30,11 @@ inline void put_u32(std::uint16_t* regs, std::uint16_t address, std::uint32_t v)
   regs[address + 1] = static_cast<std::uint16_t>(v & 0xFFFF);
 }
 
+inline void put_u64(std::uint16_t* regs, std::uint16_t address, std::uint64_t v) {
+  put_u32(regs, address, static_cast<std::uint32_t>(v >> 32));
+  put_u32(regs, static_cast<std::uint16_t>(address + 2), static_cast<std::uint32_t>(v & 0xFFFFFFFF));
+}
+
 inline std::uint32_t get_u32(const std::uint16_t* regs, std::uint16_t address) {
   return (std::uint32_t{regs[address]} << 16) | regs[address + 1];
 }
@@ -63,6 +68,14 @@ inline std::int16_t scale_i16(double physical, int sf) {
 
 inline std::uint16_t scale_u16(double physical, int sf) {
   return static_cast<std::uint16_t>(std::clamp(to_raw(physical, sf), 0.0, 65534.0));
+}
+
+inline std::int32_t scale_i32(double physical, int sf) {
+  return static_cast<std::int32_t>(std::clamp(to_raw(physical, sf), -2147483647.0, 2147483647.0));
+}
+
+inline std::uint64_t scale_u64(double physical, int sf) {
+  return static_cast<std::uint64_t>(std::clamp(to_raw(physical, sf), 0.0, 9.0e18));
 }
 
 inline std::uint32_t scale_acc32(double physical, int sf) {

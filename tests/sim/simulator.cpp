@@ -21,7 +21,8 @@ Simulator::Simulator(const SimulatorConfig& config, TimePoint now)
 bool Simulator::add_device(std::uint8_t unit, std::string_view kind) {
   std::lock_guard lock(mu_);
   if (unit == 0 || unit > 247 || units_.count(unit) != 0) return false;
-  auto device = make_device(kind, unit, DeviceContext{&building_, config_.setpoint_delay, &rng_});
+  auto device = make_device(kind, unit,
+                            DeviceContext{&building_, config_.setpoint_delay, &rng_, config_.heartbeat_timeout});
   if (!device) return false;
   auto faults = std::make_unique<FaultBlock>(*device);
   faults->set(FaultMode::kNone, 0, last_);
@@ -54,7 +55,10 @@ void Simulator::advance(TimePoint now) {
   last_ = now;
   for (auto& [id, u] : units_) u.device->control(now);
   building_.advance(real_s * config_.speed);
-  for (auto& [id, u] : units_) u.device->refresh(now);
+  for (auto& [id, u] : units_) {
+    u.device->refresh(now);
+    u.faults->show_heartbeat_losses(u.device->heartbeat_losses());
+  }
 }
 
 std::chrono::milliseconds Simulator::response_delay(std::span<const std::uint8_t> adu, int header_length) {

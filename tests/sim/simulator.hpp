@@ -37,6 +37,7 @@ struct SimulatorConfig {
   PhysicsConfig physics;
   double speed = 1.0;  // simulated seconds per real second
   std::chrono::milliseconds setpoint_delay{500};
+  std::chrono::seconds heartbeat_timeout{30};  // controller heartbeat watchdog, 0 = off
 };
 
 class Simulator {

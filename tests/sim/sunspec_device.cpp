@@ -20,11 +20,34 @@ void SunSpecDevice::finish_layout(std::string_view model_name, std::string_view 
   set(m1, "DA", unit());
 }
 
-void SunSpecDevice::allow_write(std::uint16_t model, std::string_view point, int min_raw, int max_raw) {
+namespace {
+
+// A 1- or 2-register value, high word first, sign-extended for signed types.
+std::int64_t decode(std::uint32_t bits, std::uint16_t size, bool is_signed) {
+  if (size == 1) return is_signed ? std::int64_t{static_cast<std::int16_t>(bits)} : std::int64_t{bits & 0xFFFF};
+  return is_signed ? std::int64_t{static_cast<std::int32_t>(bits)} : std::int64_t{bits};
+}
+
+bool is_signed_type(sunspec::PointType t) { return t == sunspec::PointType::kInt16 || t == sunspec::PointType::kInt32; }
+
+}  // namespace
+
+void SunSpecDevice::allow_write(std::uint16_t model, std::string_view point, std::int64_t min_raw,
+                                std::int64_t max_raw) {
   const auto& m = layout_.model(model);
   const auto* p = sunspec::find_point(m.def->top, point);
-  const bool is_signed = p->type == sunspec::PointType::kInt16;
-  writable_[m.at(point)] = WritableRange{min_raw, max_raw, is_signed};
+  const auto start = m.at(point);
+  for (std::uint16_t i = 0; i < p->size; ++i) {
+    writable_[static_cast<std::uint16_t>(start + i)] =
+        WritableRange{start, p->size, min_raw, max_raw, is_signed_type(p->type)};
+  }
+}
+
+std::int64_t SunSpecDevice::raw_value(const PlacedModel& m, std::string_view point) const {
+  const auto* p = sunspec::find_point(m.def->top, point);
+  const auto at = m.at(point);
+  const std::uint32_t bits = p->size == 1 ? holding()[at] : get_u32(holding(), at);
+  return decode(bits, p->size, is_signed_type(p->type));
 }
 
 bool SunSpecDevice::has_registers(Table table, std::uint16_t address, std::uint16_t count) const {
@@ -37,9 +60,19 @@ std::uint8_t SunSpecDevice::check_write(std::uint16_t address, std::span<const s
     const auto it = writable_.find(static_cast<std::uint16_t>(address + i));
     if (it == writable_.end()) return MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS;
   }
+  // Judge each point once, as it would read after the write.
+  const auto end = std::uint32_t{address} + values.size();
   for (std::size_t i = 0; i < values.size(); ++i) {
-    const auto& range = writable_.at(static_cast<std::uint16_t>(address + i));
-    const int v = range.is_signed ? int{static_cast<std::int16_t>(values[i])} : int{values[i]};
+    const auto a = static_cast<std::uint16_t>(address + i);
+    const auto& range = writable_.at(a);
+    if (a != range.start && i != 0) continue;  // second register of a point already judged
+    std::uint32_t bits = 0;
+    for (std::uint16_t k = 0; k < range.size; ++k) {
+      const auto r = static_cast<std::uint16_t>(range.start + k);
+      const std::uint16_t word = r >= address && r < end ? values[r - address] : holding()[r];
+      bits = (bits << 16) | word;
+    }
+    const auto v = decode(bits, range.size, range.is_signed);
     if (v < range.min_raw || v > range.max_raw) return MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE;
   }
   return 0;

@@ -29,8 +29,9 @@ class SunSpecDevice : public Device {
  protected:
   // Call once after all models are added: writes the skeleton and model 1.
   void finish_layout(std::string_view model_name, std::string_view serial);
-  // A point that clients may write, with its valid range in raw register units.
-  void allow_write(std::uint16_t model, std::string_view point, int min_raw, int max_raw);
+  // A point that clients may write, with its valid range in raw units (the whole value of a
+  // 32-bit point: a write of part of it is judged with the other half as it stands).
+  void allow_write(std::uint16_t model, std::string_view point, std::int64_t min_raw, std::int64_t max_raw);
   // The scale factor every W point of this device uses (the default, or the injected one).
   int power_sf() const { return power_sf_override_.value_or(default_power_sf_); }
   // Scaled value of a point, from the registers (e.g. a written setpoint).
@@ -38,6 +39,8 @@ class SunSpecDevice : public Device {
   bool write_touches(const PlacedModel& m, std::string_view point, std::uint16_t address,
                      std::uint16_t count) const;
   std::uint16_t reg(const PlacedModel& m, std::string_view point) { return holding()[m.at(point)]; }
+  // Raw value of a 16/32-bit point, signed for int16/int32.
+  std::int64_t raw_value(const PlacedModel& m, std::string_view point) const;
   void set(const PlacedModel& m, std::string_view point, std::uint16_t raw) { holding()[m.at(point)] = raw; }
   void set_i16(const PlacedModel& m, std::string_view point, std::int16_t raw) {
     holding()[m.at(point)] = static_cast<std::uint16_t>(raw);
@@ -52,11 +55,13 @@ class SunSpecDevice : public Device {
 
  private:
   struct WritableRange {
-    int min_raw;
-    int max_raw;
+    std::uint16_t start;  // absolute address of the point's first register
+    std::uint16_t size;   // 1 or 2 registers
+    std::int64_t min_raw;
+    std::int64_t max_raw;
     bool is_signed;
   };
-  std::map<std::uint16_t, WritableRange> writable_;  // by absolute address
+  std::map<std::uint16_t, WritableRange> writable_;  // by absolute address of each register
   std::optional<int> power_sf_override_;
 };
 

@@ -52,6 +52,17 @@ void fill_point(std::uint16_t* regs, std::uint16_t at, const sunspec::PointDef& 
   }
 }
 
+// Nested groups that appear exactly once (e.g. the 704 PFWInj.. sync groups) sit after their
+// parent's points: fill them too, so they read "not implemented" rather than 0.
+std::uint16_t fill_once_groups(std::uint16_t* regs, std::uint16_t at, const sunspec::GroupDef& parent) {
+  for (const auto& g : parent.groups) {
+    if (g.repeat != sunspec::GroupRepeat::kOnce) continue;
+    for (const auto& p : g.points) fill_point(regs, static_cast<std::uint16_t>(at + p.offset), p);
+    at = fill_once_groups(regs, static_cast<std::uint16_t>(at + g.points_length), g);
+  }
+  return at;
+}
+
 }  // namespace
 
 std::uint16_t PlacedModel::at(std::string_view point) const {
@@ -110,6 +121,7 @@ void SunSpecLayout::write_skeleton(std::uint16_t* regs) const {
   regs[base_ + 1] = 0x6e53;  // "nS"
   for (const auto& m : models_) {
     for (const auto& p : m.def->top.points) fill_point(regs, static_cast<std::uint16_t>(m.address + p.offset), p);
+    fill_once_groups(regs, static_cast<std::uint16_t>(m.address + m.def->top.points_length), m.def->top);
     if (const auto* g = repeating_group(*m.def)) {
       for (std::uint16_t i = 0; i < m.repeats; ++i) {
         const auto start = static_cast<std::uint16_t>(m.address + m.def->top.points_length + i * g->points_length);

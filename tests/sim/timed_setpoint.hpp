@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 
 #include "tests/sim/device.hpp"
@@ -14,7 +15,7 @@ namespace gridlet::devsim {
 
 class TimedSetpoint {
  public:
-  void latch(TimePoint now, TimePoint effective, std::uint16_t revert_s) {
+  void latch(TimePoint now, TimePoint effective, std::uint32_t revert_s) {
     effective_at_ = effective;
     revert_at_ = revert_s > 0 ? std::optional(now + std::chrono::seconds(revert_s)) : std::nullopt;
   }
@@ -30,6 +31,8 @@ class TimedSetpoint {
     revert_at_.reset();
     return true;
   }
+  // When the revert timer runs out; nullopt when none is running.
+  std::optional<TimePoint> revert_at() const { return revert_at_; }
 
  private:
   std::optional<TimePoint> effective_at_;
