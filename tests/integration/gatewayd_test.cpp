@@ -12,6 +12,10 @@
 
 #include <cstring>
 
+#include "adapters/modbus/bus.hpp"
+#include "adapters/modbus/sunspec_discovery.hpp"
+#include "adapters/modbus/unit_register_reader.hpp"
+#include "gateway/store/event_log.hpp"
 #include "gateway/store/telemetry_store.hpp"
 #include "test_support.hpp"
 
@@ -511,6 +515,115 @@ TEST_F(GatewaydTest, PollsABuildingOfSimulatedDevicesShowsAndStoresThem) {
   }));
   d.proc().signal(SIGTERM);
   EXPECT_EQ(d.proc().wait(), 0) << d.proc().log();
+}
+
+
+// WMaxLim_Ena (model 123) of unit 1, read from the device over a connection of our own.
+std::int64_t wmaxlim_ena(int port) {
+  adapters::modbus::BusSettings bs;
+  bs.id = "check";
+  bs.host = "127.0.0.1";
+  bs.port = static_cast<std::uint16_t>(port);
+  adapters::modbus::Bus bus(bs, /*start_worker=*/false);
+  adapters::modbus::UnitRegisterReader reader(bus, 1);
+  const auto found = adapters::sunspec::discover(reader);
+  const auto m123 = std::find_if(found.models.begin(), found.models.end(),
+                                 [](const auto& m) { return m.id == 123; });
+  if (m123 == found.models.end()) return -1;
+  std::vector<std::uint16_t> block;
+  if (!adapters::sunspec::read_model(reader, *m123, block).is_ok()) return -1;
+  const auto decoded = adapters::sunspec::decode_model(*adapters::sunspec::find_model(123), block);
+  const auto* ena = decoded.find("WMaxLim_Ena");
+  return ena ? static_cast<std::int64_t>(ena->raw) : -1;
+}
+
+TEST_F(GatewaydTest, SetpointsThroughTheApiAreCheckedAuditedAndReleasedAtStop) {
+  gridlet::testing::Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter", "--device",
+                                "2=inverter", "--fault", "2=ignore-writes", "--setpoint-delay-ms", "100"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port) << sim.log();
+  write_file(config_,
+             "[site]\nid = \"it\"\n[storage]\ndata_dir = \"" + data_.string() +
+                 "\"\ncommit_interval = \"100ms\"\n"
+                 "[[buses]]\nid = \"lan\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " +
+                 std::to_string(*port) + "\ntimeout = \"300ms\"\n" +
+                 "[[devices]]\nid = \"pv\"\nkind = \"inverter\"\nbus = \"lan\"\nunit_id = 1\n"
+                 "profile = \"sunspec\"\nsetpoint_revert = \"3s\"\n"
+                 "[[devices]]\nid = \"pv2\"\nkind = \"inverter\"\nbus = \"lan\"\nunit_id = 2\n"
+                 "profile = \"sunspec\"\n");
+  const std::string viewer = create_token(tokens_, "viewer");
+  const std::string manager = create_token(tokens_, "manager");
+  Daemon d(config_, data_);
+  ASSERT_TRUE(d.ready()) << d.proc().log();
+  const std::string limit = "/api/v1/devices/pv/setpoints/controls.WMaxLimPct";
+
+  // What the installer sees: the controls with their ranges, once discovery found model 123.
+  json doc;
+  ASSERT_TRUE(gridlet::testing::eventually(15s, [&] {
+    auto r = http(d.port(), "GET", "/api/v1/devices/pv/setpoints", viewer);
+    if (!r || r->status != 200) return false;
+    doc = json::parse(r->body);
+    return doc["controls"].size() == 2;
+  })) << doc.dump();
+  EXPECT_EQ(doc["controls"][0]["point"], "controls.WMaxLimPct");
+  EXPECT_EQ(doc["controls"][0]["max"], 100);
+  EXPECT_EQ(http(d.port(), "GET", "/api/v1/devices/nope/setpoints", viewer)->status, 404);
+
+  // Roles: a viewer may look, not write.
+  EXPECT_EQ(http(d.port(), "PUT", limit, viewer, R"({"value": 35})")->status, 403);
+  // Bad bodies and out-of-range values never reach the device.
+  EXPECT_EQ(http(d.port(), "PUT", limit, manager, R"({"value": "35"})")->status, 400);
+  EXPECT_EQ(http(d.port(), "PUT", limit, manager, R"({"value": 35, "colour": 1})")->status, 400);
+  auto out_of_range = http(d.port(), "PUT", limit, manager, R"({"value": 150})");
+  EXPECT_EQ(out_of_range->status, 422) << out_of_range->body;
+
+  auto applied = http(d.port(), "PUT", limit, manager, R"({"value": 35, "reason": "peak shaving"})");
+  ASSERT_EQ(applied->status, 200) << applied->body;
+  const json a = json::parse(applied->body);
+  EXPECT_EQ(a["outcome"], "applied");
+  EXPECT_EQ(a["readback"], 35.0);
+  EXPECT_EQ(a["actor"], "manager:manager-it");
+
+  // A device that acknowledges and ignores the write: an alarm, answered as such.
+  auto ignored = http(d.port(), "PUT", "/api/v1/devices/pv2/setpoints/controls.WMaxLimPct", manager,
+                      R"({"value": 20})");
+  EXPECT_EQ(ignored->status, 502) << ignored->body;
+  EXPECT_EQ(json::parse(ignored->body)["error"]["code"], "device_mismatch");
+
+  // Held and kept alive past the 3 s revert timer.
+  std::this_thread::sleep_for(4s);
+  doc = json::parse(http(d.port(), "GET", "/api/v1/devices/pv/setpoints", viewer)->body);
+  ASSERT_EQ(doc["setpoints"].size(), 1u) << doc.dump();
+  EXPECT_EQ(doc["setpoints"][0]["last_outcome"], "applied");
+  EXPECT_EQ(doc["setpoints"][0]["keepalive_ms"], 1000);
+  EXPECT_EQ(wmaxlim_ena(*port), 1) << "the device would have reverted after 3 s without the keep-alive";
+
+  // The event log has the alarm; the audit log has every write with its actor.
+  const json events = json::parse(http(d.port(), "GET", "/api/v1/events?device=pv2", viewer)->body);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0]["severity"], "alarm");
+  EXPECT_NE(events[0]["message"].get<std::string>().find("mismatch"), std::string::npos);
+  EXPECT_EQ(http(d.port(), "GET", "/api/v1/audit", viewer)->status, 403);
+  const json audit = json::parse(http(d.port(), "GET", "/api/v1/audit?device=pv", manager)->body);
+  std::set<std::string> actions;
+  for (const auto& row : audit) actions.insert(row["action"].get<std::string>() + "/" + row["outcome"].get<std::string>());
+  EXPECT_TRUE(actions.contains("set/applied")) << audit.dump();
+  EXPECT_TRUE(actions.contains("set/rejected")) << audit.dump();
+  EXPECT_TRUE(actions.contains("keepalive/applied")) << audit.dump();
+
+  // Stop: the setpoint is released to the device's own behaviour before the buses close, and the
+  // release is in the audit log on disk.
+  d.proc().signal(SIGTERM);
+  EXPECT_EQ(d.proc().wait(), 0) << d.proc().log();
+  EXPECT_EQ(wmaxlim_ena(*port), 0) << "released at shutdown";
+  store::OpenError err;
+  auto log = store::EventLog::open(data_ / "telemetry.db", 1000, &err);
+  ASSERT_TRUE(log) << err.message;
+  const auto rows = log->audit({"pv", 0, 10});
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows[0].action, "release");
+  EXPECT_EQ(rows[0].outcome, "applied");
+  EXPECT_EQ(rows[0].reason, "the gateway is stopping");
 }
 
 }  // namespace
