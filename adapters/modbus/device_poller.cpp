@@ -96,6 +96,8 @@ struct DevicePoller::Impl {
   // SunSpec devices.
   std::vector<sunspec::DiscoveredModel> models;
   std::map<std::uint16_t, SteadyClock::time_point> model_due;  // by model address
+  std::map<std::uint16_t, std::vector<std::string>> published;  // point names, by model address
+  std::set<std::uint16_t> failed_models;  // models whose last read failed (errors published)
   SteadyClock::time_point next_discovery{};
   milliseconds rediscover{kRediscoverInitial};
 
@@ -357,7 +359,16 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
     if (due <= now) due = now + period;  // fell behind (slow line): no burst
     const sunspec::ReadStatus st = sunspec::read_model(reader, m, block);
     if (st.kind != sunspec::ReadStatus::Kind::kOk) {
-      note_poll(false, "model " + std::to_string(m.id) + ": " + sunspec::to_string(st));
+      const std::string why = "model " + std::to_string(m.id) + ": " + sunspec::to_string(st);
+      // Its points say so at once (error quality), as a profile device's do: an honest "error"
+      // rather than a last good value that only turns stale later.
+      // Once per failure, not once per tick of a long outage.
+      const auto names = published.find(m.address);
+      if (names != published.end() && failed_models.insert(m.address).second) {
+        fail_points(names->second, why);
+      } else {
+        note_poll(false, why);
+      }
       // "Illegal data address" on a model that was there: the device changed (a firmware
       // update); rediscover. Other exceptions (busy, gateway 10/11) are transient.
       if (st.kind == sunspec::ReadStatus::Kind::kException && st.exception_code == 2) {
@@ -366,6 +377,7 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
       continue;
     }
     note_poll(true, "");
+    failed_models.erase(m.address);
     // The ID register must still hold the model id; otherwise the chain moved.
     if (block.empty() || block[0] != m.id) {
       chain_broken = true;
@@ -374,6 +386,8 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
     const std::int64_t t = unix_ms();
     const sunspec::DecodedModel dm = sunspec::decode_model(*def, block);
     const std::string prefix = std::string(def->name) + ".";
+    auto& names = published[m.address];
+    const bool record_names = names.empty();
     if (m.id == 120 || m.id == 121 || m.id == 702 || m.id == 802) {  // ranges of setpoints
       std::lock_guard lock(ctl_mu);
       for (const auto& dp : dm.points) {
@@ -382,6 +396,7 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
     }
     for (const auto& dp : dm.points) {
       if (dp.def == nullptr || !publishable(dp.def->type) || dp.offset < 2) continue;
+      if (record_names) names.push_back(prefix + dp.path);
       const bool counter = is_counter_type(dp.def->type);
       const double range = counter && dp.scale_factor
                                ? std::ldexp(1.0, counter_bits(dp.def->type)) *
@@ -399,6 +414,8 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
     spdlog::warn("device {}: SunSpec model chain changed; discovering again", id);
     models.clear();
     model_due.clear();
+    published.clear();
+    failed_models.clear();
     next_discovery = now;
     std::lock_guard lock(status_mu);
     status.discovered = false;

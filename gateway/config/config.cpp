@@ -305,7 +305,7 @@ void load_buses(Checker& c, const toml::table& root, std::vector<BusConfig>& bus
     BusConfig b;
     c.known_keys(t, p,
                  {"id", "type", "host", "port", "device", "baud", "parity", "data_bits", "stop_bits",
-                  "frame_gap", "timeout"});
+                  "frame_gap", "timeout", "backoff_initial", "backoff_max"});
     check_id(c, t, p, b.id);
     std::string type;
     c.string(t, "type", p, type, true);
@@ -337,6 +337,12 @@ void load_buses(Checker& c, const toml::table& root, std::vector<BusConfig>& bus
       c.error(t.get("type"), p + ".type", fmt::format("\"{}\" is not \"tcp\" or \"rtu\"", type));
     }
     c.duration(t, "timeout", p, b.timeout, 50ms, 30s);
+    c.duration(t, "backoff_initial", p, b.backoff_initial, 100ms, 1h);
+    c.duration(t, "backoff_max", p, b.backoff_max, 100ms, 24h);
+    if (b.backoff_max < b.backoff_initial) {
+      c.error(t.get("backoff_max") ? t.get("backoff_max") : &t, p + ".backoff_max",
+              "must not be shorter than backoff_initial");
+    }
     if (!b.id.empty()) {
       auto [it, inserted] = seen.emplace(b.id, t.get("id"));
       if (!inserted) {

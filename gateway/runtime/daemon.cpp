@@ -269,6 +269,8 @@ std::string start_modbus(const config::Config& cfg, adapters::ReadingSink& sink,
     s.timeout = bc.timeout;
     s.timeout_ceiling = bc.timeout;
     s.timeout_floor = std::min(s.timeout_floor, bc.timeout);
+    s.backoff_initial = bc.backoff_initial;
+    s.backoff_max = bc.backoff_max;
     fleet.buses.push_back(std::make_unique<mb::Bus>(s));
     mb::Bus* bus = fleet.buses.back().get();
     for (const auto& dc : cfg.devices) {

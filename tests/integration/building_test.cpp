@@ -512,14 +512,15 @@ TEST(BuildingDevsim, UnitThatDisappearsIsOfflineWhileItsNeighbourKeepsGoingThenR
   const std::int64_t asked_when_offline = faults.requests(1);
   ASSERT_GE(asked_when_offline, 0);
 
-  // Its readings stop (no value newer than the disappearance) and age into "stale", while the
-  // meter next to it on the same connection keeps fresh, good readings.
+  // Its readings turn to "error" at the first failed read (never a last good value shown as
+  // current), while the meter next to it on the same connection keeps fresh, good readings.
   const std::int64_t grid_t0 = gw.point("grid", "ac_meter_abcn.W")["timestamp_ms"].get<std::int64_t>();
   ASSERT_TRUE(eventually(10s, [&] {
-    return gw.point("pv", "inverter_three_phase.W")["quality"] == "stale";
+    return gw.point("pv", "inverter_three_phase.W")["quality"] == "error";
   })) << gw.point("pv", "inverter_three_phase.W").dump();
   const json pv_w = gw.point("pv", "inverter_three_phase.W");
-  EXPECT_LE(pv_w["timestamp_ms"].get<std::int64_t>(), gone_at + 1000) << pv_w.dump();
+  EXPECT_TRUE(pv_w["value"].is_null()) << pv_w.dump();
+  EXPECT_GE(pv_w["timestamp_ms"].get<std::int64_t>(), gone_at) << pv_w.dump();
   json grid_w;
   EXPECT_TRUE(eventually(3s, [&] {
     grid_w = gw.point("grid", "ac_meter_abcn.W");

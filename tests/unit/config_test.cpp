@@ -186,6 +186,57 @@ profile = "sunspec"
   EXPECT_EQ(r.errors.size(), 3u);
 }
 
+TEST(Config, SetpointAndBackoffSettings) {
+  auto ok = load(R"(
+[site]
+id = "b1"
+[[buses]]
+id = "lan"
+type = "tcp"
+host = "127.0.0.1"
+backoff_initial = "500ms"
+backoff_max = "1m"
+[[devices]]
+id = "pv"
+kind = "inverter"
+bus = "lan"
+profile = "sunspec"
+setpoint_revert = "2m"
+heartbeat = "0s"
+failsafe = { "controls.Conn" = 1, "battery.SoCRsvMin" = 10.5 }
+)");
+  ASSERT_TRUE(ok.config) << ok.errors.front().format();
+  EXPECT_EQ(ok.config->buses[0].backoff_initial, 500ms);
+  EXPECT_EQ(ok.config->buses[0].backoff_max, 60s);
+  const auto& d = ok.config->devices[0];
+  EXPECT_EQ(d.setpoint_revert, 120s);
+  EXPECT_EQ(d.heartbeat, 0ms);
+  EXPECT_EQ(d.failsafe.at("battery.SoCRsvMin"), 10.5);
+  EXPECT_EQ(load(kMinimal).config->devices.size(), 0u);
+
+  auto bad = load(R"(
+[site]
+id = "b1"
+[[buses]]
+id = "lan"
+type = "tcp"
+host = "127.0.0.1"
+backoff_initial = "10s"
+backoff_max = "1s"
+[[devices]]
+id = "pv"
+kind = "inverter"
+bus = "lan"
+profile = "sunspec"
+setpoint_revert = "1s"
+failsafe = { "controls.Conn" = "on" }
+)");
+  EXPECT_EQ(error_for(bad, "buses[0].backoff_max").line, 9);
+  EXPECT_EQ(error_for(bad, "devices[0].setpoint_revert").line, 15);
+  EXPECT_EQ(error_for(bad, "devices[0].failsafe.controls.Conn").line, 16);
+  EXPECT_EQ(bad.errors.size(), 3u);
+}
+
 TEST(Config, ListenParsing) {
   std::string host;
   std::uint16_t port = 0;
