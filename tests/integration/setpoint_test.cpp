@@ -3,6 +3,7 @@
 // device comes back, released on expiry and on command; refusals and ignored writes are alarms.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <future>
 
 #include "adapters/modbus/bus.hpp"
@@ -47,11 +48,13 @@ ControlEvent release_and_wait(DevicePoller& p, const std::string& point) {
 
 // A poller with its sink, set up for setpoints with a short revert timer.
 struct Rig {
-  explicit Rig(int port, std::uint8_t unit, std::chrono::seconds revert = 3s)
+  explicit Rig(int port, std::uint8_t unit, std::chrono::seconds revert = 3s,
+               std::chrono::milliseconds heartbeat = 0ms)
       : bus(tcp_bus(port)), poller(bus, "dev", unit, nullptr, sink, quick()) {
     ControlSettings cs;
     cs.revert = revert;
     cs.retry = 500ms;
+    cs.heartbeat = heartbeat;
     poller.set_control(&sink, cs);
     poller.start();
   }
@@ -242,6 +245,78 @@ TEST(Setpoints, ReleaseAllAtShutdownWritesTheFailSafe) {
   EXPECT_TRUE(bat.reads("storage_basic.StorCtl_Mod", 0));
   EXPECT_EQ(pv.sink.events_of(ControlAction::kRelease, ControlOutcome::kApplied), 1);
   EXPECT_EQ(bat.sink.events_of(ControlAction::kRelease, ControlOutcome::kApplied), 1);
+}
+
+
+TEST(Setpoints, DerLimitAndActivePowerThroughModel704) {
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=der", "--setpoint-delay-ms", "100"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port);
+  Rig der(*port, 1, 3s);
+  ASSERT_TRUE(der.reads("DERCtlAC.WMaxLimPctEna", 0, 10s));
+  ASSERT_TRUE(eventually(5s, [&] { return der.value("DERCapacity.WMaxRtg") > 0; }));
+  const double rating = der.value("DERCapacity.WMaxRtg");
+
+  auto ev = set_and_wait(der.poller, "DERCtlAC.WMaxLimPct", 30);
+  ASSERT_EQ(ev.outcome, ControlOutcome::kApplied) << ev.detail;
+  EXPECT_TRUE(der.reads("DERCtlAC.WMaxLimPctEna", 1));
+  EXPECT_TRUE(der.reads("DERCtlAC.WMaxLimPctRvrtTms", 3));
+  EXPECT_TRUE(der.reads("DERCtlAC.WMaxLimPctRvrt", 100)) << "reverts to unlimited, not to the limit";
+  EXPECT_TRUE(eventually(5s, [&] {
+    const double w = der.value("DERMeasureAC.W");
+    return w >= 0 && w <= 0.3 * rating * 1.01;
+  })) << der.value("DERMeasureAC.W");
+  // Kept alive past the 3 s timer.
+  std::this_thread::sleep_for(4s);
+  EXPECT_EQ(der.value("DERCtlAC.WMaxLimPctEna"), 1);
+
+  // Active power in watts: WSetMod 1, bounded by the nameplate on both sides.
+  ev = set_and_wait(der.poller, "DERCtlAC.WSet", rating * 1.5);
+  EXPECT_EQ(ev.outcome, ControlOutcome::kRejected) << ev.detail;
+  ev = set_and_wait(der.poller, "DERCtlAC.WSet", 1000);
+  ASSERT_EQ(ev.outcome, ControlOutcome::kApplied) << ev.detail;
+  EXPECT_TRUE(der.reads("DERCtlAC.WSetEna", 1));
+  EXPECT_TRUE(der.reads("DERCtlAC.WSetMod", 1));
+  EXPECT_TRUE(eventually(5s, [&] {
+    const double w = der.value("DERMeasureAC.W");
+    return w >= 0 && w <= 1000 * 1.01;
+  })) << der.value("DERMeasureAC.W");
+  EXPECT_EQ(der.poller.setpoints().size(), 2u);
+
+  for (const char* point : {"DERCtlAC.WMaxLimPct", "DERCtlAC.WSet"}) {
+    EXPECT_EQ(release_and_wait(der.poller, point).outcome, ControlOutcome::kApplied) << point;
+  }
+  EXPECT_TRUE(der.reads("DERCtlAC.WMaxLimPctEna", 0));
+  EXPECT_TRUE(der.reads("DERCtlAC.WSetEna", 0));
+}
+
+TEST(Setpoints, ControllerHeartbeatKeepsTheDeviceUnderControl) {
+  // The device drops remote control when the controller heartbeat stops for 2 s.
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=der", "--heartbeat-timeout", "2"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port);
+  {
+    Rig der(*port, 1, 60s, 500ms);
+    ASSERT_TRUE(der.reads("DERCtlAC.WMaxLimPctEna", 0, 10s));
+    ASSERT_EQ(set_and_wait(der.poller, "DERCtlAC.WMaxLimPct", 50).outcome, ControlOutcome::kApplied);
+    EXPECT_TRUE(der.reads("DERCtlAC.WMaxLimPctEna", 1));
+    // Three watchdog periods with our heartbeat: still under control.
+    const auto until = std::chrono::steady_clock::now() + 6s;
+    while (std::chrono::steady_clock::now() < until) {
+      ASSERT_EQ(der.value("DERCtlAC.WMaxLimPctEna"), 1) << "the heartbeat did not keep the device";
+      std::this_thread::sleep_for(100ms);
+    }
+    const auto events = der.sink.events();
+    const bool started = std::any_of(events.begin(), events.end(), [](const ControlEvent& e) {
+      return e.action == ControlAction::kHeartbeat && e.outcome == ControlOutcome::kApplied &&
+             e.point == "DERCtl.ControllerHb";
+    });
+    EXPECT_TRUE(started) << "the first heartbeat is in the audit log";
+    EXPECT_TRUE(der.value("DERCtl.ControllerHb") >= 5) << der.value("DERCtl.ControllerHb");
+  }  // the gateway goes away without releasing (a crash): no more heartbeats
+  Rig observer(*port, 1, 60s, 0ms);
+  EXPECT_TRUE(observer.reads("DERCtlAC.WMaxLimPctEna", 0, 6s))
+      << "the device's watchdog took control back once the heartbeat stopped";
 }
 
 }  // namespace
