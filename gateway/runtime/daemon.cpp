@@ -85,8 +85,7 @@ void apply_log_level(const std::string& level) {
 // Delivers adapter readings onto the event loop, where the point store and registry live.
 class LoopSink final : public adapters::ReadingSink {
  public:
-  LoopSink(asio::io_context& ioc, PointStore& points, DeviceRegistry& devices)
-      : ioc_(ioc), points_(points), devices_(devices) {}
+  LoopSink(asio::io_context& ioc, PointStore& points) : ioc_(ioc), points_(points) {}
   void publish(adapters::Reading r) override {
     asio::post(ioc_, [this, r = std::move(r)] { points_.update(r); });
   }
@@ -94,7 +93,6 @@ class LoopSink final : public adapters::ReadingSink {
  private:
   asio::io_context& ioc_;
   PointStore& points_;
-  DeviceRegistry& devices_;
 };
 
 // Every write to a device goes to the audit log; alarms (and notable successes) to the event log.
@@ -397,7 +395,7 @@ int run_daemon(const DaemonOptions& options) {
     });
   });
 
-  LoopSink sink(ioc, points, devices);
+  LoopSink sink(ioc, points);
   AuditSink audit_sink(*event_log);
   auto fleet = std::make_unique<ModbusFleet>();
   if (auto err = start_modbus(cfg, sink, audit_sink, *fleet); !err.empty()) {

@@ -1,6 +1,9 @@
 // Fuzzes the API's handling of a request's outside bytes: method, target (path, percent-encoding,
-// query: from/to/step), the Authorization header and the body (sample JSON), through the real
-// Router with real tokens. Every request must get exactly one well-formed JSON or text answer.
+// query: from/to/step), the Authorization header and the body (sample JSON, setpoint JSON), through
+// the real Router with real tokens. Every request must get exactly one well-formed JSON or text
+// answer. The device side of setpoints answers at once with the outcome the command's value
+// selects, so every answer path of the setpoint routes is reached.
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -45,6 +48,41 @@ struct World {
     ctx.points = &points;
     ctx.tokens = tokens.get();
     ctx.version = "fuzz";
+    auto outcome_of = [](double v) {
+      const int k = static_cast<int>(std::fmod(std::abs(v), 5.0));
+      return static_cast<adapters::ControlOutcome>(k);
+    };
+    ctx.controls.describe = [](const std::string& id) -> std::optional<nlohmann::json> {
+      if (id != "pv1") return std::nullopt;
+      return nlohmann::json{{"device", id}, {"controls", nlohmann::json::array()},
+                            {"setpoints", nlohmann::json::array()}};
+    };
+    ctx.controls.set = [outcome_of](const std::string& id, adapters::SetpointCommand cmd,
+                                    api::ApiContext::ControlDone done) {
+      if (id != "pv1") return false;
+      adapters::ControlEvent ev;
+      ev.device = id;
+      ev.point = cmd.point;
+      ev.value = cmd.value;
+      ev.actor = cmd.actor;
+      ev.reason = cmd.reason;  // request bytes, echoed in the answer
+      ev.outcome = outcome_of(cmd.value);
+      ev.detail = cmd.reason;
+      done(ev);
+      return true;
+    };
+    ctx.controls.release = [](const std::string& id, const std::string& point, const std::string& actor,
+                              const std::string& reason, api::ApiContext::ControlDone done) {
+      if (id != "pv1") return false;
+      adapters::ControlEvent ev;
+      ev.device = id;
+      ev.point = point;
+      ev.actor = actor;
+      ev.reason = reason;
+      ev.action = adapters::ControlAction::kRelease;
+      done(ev);
+      return true;
+    };
     // Executors run inline: the store is absent, so nothing blocks.
     router = std::make_unique<api::Router>(
         ctx, api::Router::Executors{[](api::Router::Task t) { t(); }, [](api::Router::Task t) { t(); }});
