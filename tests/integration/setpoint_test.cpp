@@ -319,6 +319,71 @@ TEST(Setpoints, ControllerHeartbeatKeepsTheDeviceUnderControl) {
       << "the device's watchdog took control back once the heartbeat stopped";
 }
 
+
+TEST(Setpoints, ProfilePointOverAnRtuLine) {
+  // A register-map device on a real serial code path (socat pty): devsim's SDM630 lets its
+  // demand period (holding 0x0002, float32 minutes) be written with 0, 5, 8, 10, 15, 20, 30 or 60
+  // and refuses other values with exception 3. The profile is the test's own, for this register.
+  gridlet::testing::TempDir dir;
+  gridlet::testing::PtyPair pty(dir.path());
+  ASSERT_TRUE(pty.ready());
+  Devsim sim({"--rtu", pty.device_end(), "--baud", "19200", "--device", "4=sdm630"});
+  ASSERT_TRUE(sim.rtu_ready()) << sim.log();
+  const auto loaded = load_profile_string(R"toml(
+[profile]
+name = "sdm630-demand"
+kind = "meter"
+source = "Eastron SDM630 Modbus Protocol, holding register 40003 (demand period)"
+max_read_registers = 80
+[[points]]
+name = "demand_period_min"
+table = "holding"
+address = 2
+type = "f32"
+unit = "min"
+access = "rw"
+kind = "setpoint"
+min = 0
+max = 60
+failsafe = 60
+poll = "fast"
+)toml", "sdm630-demand.toml");
+  ASSERT_TRUE(loaded.profile) << loaded.errors.front().format();
+  BusSettings bs;
+  bs.id = "rs485";
+  bs.rtu = true;
+  bs.device = pty.client_end();
+  bs.baud = 19200;
+  bs.timeout = 500ms;
+  bs.frame_gap = 10ms;
+  CollectingSink sink;
+  Bus bus(bs);
+  DevicePoller meter(bus, "dev", 4, std::make_shared<const Profile>(*loaded.profile), sink, quick());
+  meter.set_control(&sink, ControlSettings{});
+  meter.start();
+  ASSERT_TRUE(eventually(10s, [&] { return sink.good("dev", "demand_period_min"); }));
+  EXPECT_EQ(sink.latest("dev", "demand_period_min")->value, 60);
+
+  auto ev = set_and_wait(meter, "demand_period_min", 15);
+  EXPECT_EQ(ev.outcome, ControlOutcome::kApplied) << ev.detail;
+  ASSERT_TRUE(ev.readback);
+  EXPECT_EQ(*ev.readback, 15);
+  EXPECT_TRUE(eventually(3s, [&] { return sink.latest("dev", "demand_period_min")->value == 15; }));
+  // Within the profile's range, refused by the device.
+  ev = set_and_wait(meter, "demand_period_min", 7);
+  EXPECT_EQ(ev.outcome, ControlOutcome::kRefused) << ev.detail;
+  EXPECT_EQ(meter.setpoints().size(), 0u) << "a refused command replaces nothing silently";
+  // Outside it: rejected before the line is used.
+  ev = set_and_wait(meter, "demand_period_min", 90);
+  EXPECT_EQ(ev.outcome, ControlOutcome::kRejected) << ev.detail;
+  // Back to 15, then released to the profile's fail-safe.
+  ASSERT_EQ(set_and_wait(meter, "demand_period_min", 15).outcome, ControlOutcome::kApplied);
+  const auto rel = release_and_wait(meter, "demand_period_min");
+  EXPECT_EQ(rel.outcome, ControlOutcome::kApplied) << rel.detail;
+  EXPECT_EQ(rel.readback, 60.0);
+  EXPECT_TRUE(eventually(3s, [&] { return sink.latest("dev", "demand_period_min")->value == 60; }));
+}
+
 }  // namespace
 }  // namespace gridlet::adapters::modbus
 
