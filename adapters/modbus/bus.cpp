@@ -365,6 +365,7 @@ Bus::TaskId Bus::post(std::function<void()> fn) {
   TaskId id = 0;
   {
     std::lock_guard lock(impl_->mu);
+    if (impl_->stopping) return 0;  // it would never run
     // A one-shot task: due now, removed after it ran (period 0 marks it).
     id = impl_->next_task_id++;
     impl_->tasks.push_back({id, milliseconds(0), Clock::now(), std::move(fn)});

@@ -120,7 +120,8 @@ class Bus {
   // (unless called from the bus thread itself). After it returns, fn is never called again.
   void cancel(TaskId id);
   // Runs `fn` once on the bus thread, as soon as the request in progress (if any) is done.
-  // cancel(id) before it ran drops it; after it ran, cancel is a no-op.
+  // cancel(id) before it ran drops it; after it ran, cancel is a no-op. Returns 0 (and drops fn)
+  // when the bus is stopping.
   TaskId post(std::function<void()> fn);
 
   // Executes a request synchronously. Only on the bus thread (inside every()/post() work or a

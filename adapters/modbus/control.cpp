@@ -139,49 +139,28 @@ bool assign(Assignments& a, const PointDef& p, std::span<const std::uint16_t> re
   return true;
 }
 
-// Turns assignments into writes: runs of offsets joined across small gaps of writable registers
-// (filled with what the device holds now, so nothing changes there). The run that holds
-// `last_offset` (the enable register or mode) is written last, after the value is in place.
-std::vector<RegisterWrite> to_writes(const SunSpecControl& c, const Assignments& a,
-                                     std::uint16_t model_address, std::span<const std::uint16_t> block,
+// Turns assignments into writes: one write per run of consecutive registers. Gaps are never
+// bridged: a register between two we set may be optional (a sentinel the device refuses to take
+// back) or owned by someone else (a local EMS). The register at `last_offset` (the enable or the
+// mode) is always written alone, last, once the value and its timers are in place.
+std::vector<RegisterWrite> to_writes(const Assignments& a, std::uint16_t model_address,
                                      std::optional<std::uint16_t> last_offset) {
-  constexpr std::uint16_t kMaxGap = 8;
-  const sunspec::ModelDef* def = sunspec::find_model(c.model);
-  auto writable = [&](std::uint16_t off) {
-    for (const PointDef& p : def->top.points) {
-      if (off >= p.offset && off < p.offset + p.size) return p.writable;
-    }
-    return false;
-  };
-  struct Run {
-    std::uint16_t first;
-    std::vector<std::uint16_t> values;
-  };
-  std::vector<Run> runs;
+  std::vector<RegisterWrite> writes;
+  std::optional<RegisterWrite> final_write;
   for (const auto& [off, value] : a) {
-    if (!runs.empty()) {
-      Run& r = runs.back();
-      const std::uint16_t next = static_cast<std::uint16_t>(r.first + r.values.size());
-      bool join = off >= next && off - next <= kMaxGap;
-      for (std::uint16_t g = next; join && g < off; ++g) join = writable(g) && g < block.size();
-      if (join) {
-        for (std::uint16_t g = next; g < off; ++g) r.values.push_back(block[g]);
-        r.values.push_back(value);
+    const auto address = static_cast<std::uint16_t>(model_address + off);
+    if (last_offset && off == *last_offset) {
+      final_write = RegisterWrite{Table::kHolding, address, {value}};
+      continue;
+    }
+    if (!writes.empty()) {
+      RegisterWrite& w = writes.back();
+      if (w.address + w.values.size() == address) {
+        w.values.push_back(value);
         continue;
       }
     }
-    runs.push_back({off, {value}});
-  }
-  std::vector<RegisterWrite> writes;
-  std::optional<RegisterWrite> final_write;
-  for (Run& r : runs) {
-    RegisterWrite w{Table::kHolding, static_cast<std::uint16_t>(model_address + r.first), std::move(r.values)};
-    const bool holds_last = last_offset && *last_offset >= r.first && *last_offset < r.first + w.values.size();
-    if (holds_last) {
-      final_write = std::move(w);
-    } else {
-      writes.push_back(std::move(w));
-    }
+    writes.push_back({Table::kHolding, address, {value}});
   }
   if (final_write) writes.push_back(std::move(*final_write));
   return writes;
@@ -355,7 +334,7 @@ WritePlan plan_sunspec_set(const SunSpecControl& c, const SunSpecWriteContext& c
     a[mode->offset] = static_cast<std::uint16_t>(ctx.block[mode->offset] | c.mode_bit);
     last = mode->offset;
   }
-  plan.writes = to_writes(c, a, ctx.model_address, ctx.block, last);
+  plan.writes = to_writes(a, ctx.model_address, last);
   add_check(plan, ctx.model_address, *p, a);
   if (en != nullptr) add_check(plan, ctx.model_address, *en, a);
   if (mode != nullptr) add_check(plan, ctx.model_address, *mode, a);
@@ -364,18 +343,23 @@ WritePlan plan_sunspec_set(const SunSpecControl& c, const SunSpecWriteContext& c
 
 WritePlan plan_sunspec_release(const SunSpecControl& c, const SunSpecWriteContext& ctx,
                                std::optional<double> failsafe) {
+  const bool switched = !c.enable.empty() || !c.mode_point.empty();
+  if (failsafe && switched) {
+    // A configured fail-safe of a switched control (e.g. "curtail to 50 % when the gateway
+    // stops") must stay in force: the value enabled, without a revert timer.
+    SunSpecWriteContext held = ctx;
+    held.revert_s = 0;
+    return plan_sunspec_set(c, held, *failsafe);
+  }
   WritePlan plan;
   const PointDef* p = point_of(c, c.point);
   if (p == nullptr || p->offset + p->size > ctx.block.size()) {
     plan.error = fmt::format("{}: the model block is too short", control_name(c));
     return plan;
   }
+  if (!failsafe && !switched) failsafe = sunspec_control_info(c, ctx.nameplate).failsafe;
   Assignments a;
   std::optional<std::uint16_t> last;
-  if (!failsafe) {
-    const ControlInfo info = sunspec_control_info(c, ctx.nameplate);
-    if (c.enable.empty() && c.mode_point.empty()) failsafe = info.failsafe;
-  }
   if (failsafe) {
     auto regs = encode_scaled(c, *p, ctx.block, *failsafe, plan, &plan.value);
     if (!regs) return plan;
@@ -393,10 +377,10 @@ WritePlan plan_sunspec_release(const SunSpecControl& c, const SunSpecWriteContex
     add_check(plan, ctx.model_address, *mode, a);
   }
   if (a.empty()) {
-    plan.error = fmt::format("{} has no fail-safe value: configure one to release it", control_name(c));
+    plan.note = "no fail-safe value: left as it is and no longer kept";
     return plan;
   }
-  plan.writes = to_writes(c, a, ctx.model_address, ctx.block, last);
+  plan.writes = to_writes(a, ctx.model_address, last);
   return plan;
 }
 
@@ -513,7 +497,7 @@ WritePlan plan_profile_release(const Profile& profile, const Point& p, std::opti
   if (!failsafe) failsafe = p.failsafe;
   if (!failsafe) {
     WritePlan plan;
-    plan.error = fmt::format("{} has no fail-safe value: configure one to release it", p.name);
+    plan.note = "no fail-safe value: left as it is and no longer kept";
     return plan;
   }
   return plan_profile_write(profile, p, *failsafe, false);

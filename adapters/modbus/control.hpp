@@ -47,6 +47,7 @@ struct WritePlan {
   std::vector<RegisterWrite> writes;  // in order; the enabling write comes last
   std::vector<ReadbackCheck> checks;
   double value = 0.0;  // what the device will hold, rounded to its resolution
+  std::string note;    // an ok plan with nothing to write says why (a release without fail-safe)
   bool ok() const { return error.empty(); }
   std::string describe() const;  // "40005=[500,0,60,0,1] 40013=[1]" (protocol addresses)
 };
@@ -79,8 +80,10 @@ struct SunSpecWriteContext {
 
 ControlInfo sunspec_control_info(const SunSpecControl& c, const NameplateLookup& nameplate);
 WritePlan plan_sunspec_set(const SunSpecControl& c, const SunSpecWriteContext& ctx, double value);
-// failsafe: a configured value to write; without one the control's own release is used
-// (disable its enable register or mode bit, or its default fail-safe value).
+// failsafe: a configured value, which a release leaves in force (enabled, without a revert
+// timer); without one the control's own release is used: its enable register to 0 or its mode bit
+// cleared (the device's own behaviour), or its default fail-safe value; with none of these the plan
+// writes nothing and says so in `note`.
 WritePlan plan_sunspec_release(const SunSpecControl& c, const SunSpecWriteContext& ctx,
                                std::optional<double> failsafe);
 // The control's value in `block` (scaled), or nullopt when missing.

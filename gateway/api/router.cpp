@@ -827,11 +827,18 @@ void Router::setpoints(const Params& params, Respond respond) {
   respond(json_response(200, *doc));
 }
 
-void Router::answer_control(const adapters::ControlEvent& ev, Respond respond) {
+void Router::answer_control(const adapters::ControlEvent& ev, std::uint64_t audit_since,
+                            Respond respond) {
   // Answer only once the audit row is durable: what was acknowledged survives kill -9.
-  executors_.offload([events = context_.events, ev, respond, to_loop = executors_.to_loop] {
-    if (events != nullptr) events->flush();
-    to_loop([ev, respond] {
+  executors_.offload([events = context_.events, ev, audit_since, respond, to_loop = executors_.to_loop] {
+    const bool audited = events == nullptr || events->flush(audit_since);
+    to_loop([ev, audited, respond] {
+      if (!audited) {
+        return respond(error_response(
+            500, "internal",
+            "the audit log could not be written; the device outcome was " +
+                std::string(adapters::to_string(ev.outcome)) + ": " + ev.detail));
+      }
       json body = control_event_json(ev);
       switch (ev.outcome) {
         case adapters::ControlOutcome::kApplied:
@@ -893,8 +900,9 @@ void Router::put_setpoint(const Params& params, const Request& request, const To
     }
   }
   if (!body.contains("value")) return respond(error_response(400, "bad_request", "value is required"));
-  if (!context_.controls.set(id, std::move(cmd), [this, respond](const adapters::ControlEvent& ev) {
-        answer_control(ev, respond);
+  const std::uint64_t since = context_.events ? context_.events->appended() : 0;
+  if (!context_.controls.set(id, std::move(cmd), [this, since, respond](const adapters::ControlEvent& ev) {
+        answer_control(ev, since, respond);
       })) {
     respond(error_response(404, "not_found", "no such enabled Modbus device: " + id));
   }
@@ -911,9 +919,11 @@ void Router::delete_setpoint(const Params& params, const Query& query, const Tok
     return respond(error_response(400, "bad_request", "reason must be at most 200 bytes"));
   }
   const std::string actor = std::string(to_string(who.role)) + ":" + who.name;
-  if (!context_.controls.release(id, point, actor, reason, [this, respond](const adapters::ControlEvent& ev) {
-        answer_control(ev, respond);
-      })) {
+  const std::uint64_t since = context_.events ? context_.events->appended() : 0;
+  if (!context_.controls.release(id, point, actor, reason,
+                                 [this, since, respond](const adapters::ControlEvent& ev) {
+                                   answer_control(ev, since, respond);
+                                 })) {
     respond(error_response(404, "not_found", "no such enabled Modbus device: " + id));
   }
 }

@@ -125,7 +125,8 @@ class Router {
   void delete_setpoint(const Params& params, const Query& query, const TokenInfo& who, Respond respond);
   void logs(bool audit, const Query& query, Respond respond);
   // Answers a control outcome once the audit log holds it (called on a bus thread).
-  void answer_control(const adapters::ControlEvent& ev, Respond respond);
+  // `audit_since`: EventLog::appended() before the command was given.
+  void answer_control(const adapters::ControlEvent& ev, std::uint64_t audit_since, Respond respond);
 
   ApiContext context_;
   Executors executors_;

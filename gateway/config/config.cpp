@@ -4,6 +4,7 @@
 
 #include <toml++/toml.h>
 
+#include "adapters/modbus/control.hpp"
 #include "adapters/modbus/profile.hpp"
 
 #include <algorithm>
@@ -424,7 +425,23 @@ void load_devices(Checker& c, const toml::table& root, const std::vector<BusConf
             c.error(&value, p + ".failsafe." + std::string(key.str()), "must be a number");
             continue;
           }
-          d.failsafe[std::string(key.str())] = *v;
+          const std::string point(key.str());
+          const std::string kp = p + ".failsafe." + point;
+          if (d.profile == kSunSpecProfile) {
+            // SunSpec devices: only the controls Gridlet writes, within their fixed range.
+            const auto* control = adapters::modbus::find_sunspec_control(point);
+            if (control == nullptr) {
+              c.error(&value, kp, "not a SunSpec control Gridlet writes (see README, Setpoints)");
+              continue;
+            }
+            const auto info = adapters::modbus::sunspec_control_info(*control, {});
+            if ((info.min && *v < *info.min) || (info.max && *v > *info.max)) {
+              c.error(&value, kp, fmt::format("{} is outside the control's range", *v));
+              continue;
+            }
+          }
+          d.failsafe[point] = *v;
+          d.failsafe_lines[point] = static_cast<int>(value.source().begin.line);
         }
       } else {
         c.error(fs, p + ".failsafe", "must be a table of point = value");
@@ -580,6 +597,26 @@ LoadResult load_config_file(const std::filesystem::path& path) {
     if (d.profile_path.empty() || !checked.insert(d.profile_path).second) continue;
     for (const auto& e : adapters::modbus::load_profile_file(d.profile_path).errors) {
       result.errors.push_back(ConfigError{e.file, e.line, e.column, e.key_path, e.message});
+    }
+  }
+  // Fail-safe values of profile devices: a writable point of the profile, within its range.
+  for (std::size_t i = 0; i < result.config->devices.size(); ++i) {
+    const auto& d = result.config->devices[i];
+    if (d.profile_path.empty() || d.failsafe.empty()) continue;
+    const auto loaded = adapters::modbus::load_profile_file(d.profile_path);
+    if (!loaded.profile) continue;  // its errors are reported above
+    for (const auto& [point, value] : d.failsafe) {
+      const auto* pt = loaded.profile->find(point);
+      std::string why;
+      if (pt == nullptr || !pt->writable()) {
+        why = fmt::format("the profile {} has no writable point \"{}\"", loaded.profile->name, point);
+      } else if ((pt->min && value < *pt->min) || (pt->max && value > *pt->max)) {
+        why = fmt::format("{} is outside the point's min/max", value);
+      }
+      if (!why.empty()) {
+        result.errors.push_back(ConfigError{path.string(), d.failsafe_lines.at(point), 1,
+                                            fmt::format("devices[{}].failsafe.{}", i, point), why});
+      }
     }
   }
   if (!result.errors.empty()) result.config.reset();

@@ -93,6 +93,7 @@ struct DeviceConfig {
   std::chrono::milliseconds setpoint_revert{60000};
   std::chrono::milliseconds heartbeat{10000};
   std::map<std::string, double> failsafe;
+  std::map<std::string, int> failsafe_lines;  // where each failsafe key is, for later checks
 
   bool operator==(const DeviceConfig&) const = default;
 };

@@ -9,6 +9,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "gateway/store/database.hpp"
 
@@ -57,7 +58,8 @@ struct EventLog::Impl {
   std::condition_variable cv;
   std::deque<Pending> queue;
   bool stopping = false;
-  std::uint64_t appended = 0, committed = 0;
+  std::uint64_t appended = 0, committed = 0;  // records; `committed` counts failed ones too
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> failed;  // [first, end) record ranges
   std::thread writer;
 
   mutable std::mutex read_mu;
@@ -122,10 +124,17 @@ void EventLog::append(std::optional<AuditRecord> audit, std::optional<EventRecor
   impl_->cv.notify_all();
 }
 
-void EventLog::flush() {
+std::uint64_t EventLog::appended() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->appended;
+}
+
+bool EventLog::flush(std::uint64_t since) {
   std::unique_lock lock(impl_->mu);
   const std::uint64_t target = impl_->appended;
   impl_->cv.wait(lock, [&] { return impl_->committed >= target; });
+  return std::none_of(impl_->failed.begin(), impl_->failed.end(),
+                      [&](const auto& r) { return r.first < target && r.second > since; });
 }
 
 void EventLog::Impl::run() {
@@ -137,7 +146,11 @@ void EventLog::Impl::run() {
     std::deque<Pending> batch;
     batch.swap(queue);
     lock.unlock();
-    const bool ok = write(batch);
+    bool ok = write(batch);
+    for (int attempt = 0; !ok && attempt < 4; ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
+      ok = write(batch);
+    }
     for (auto& p : batch) {
       if (p.done) p.done(ok);
     }
@@ -147,6 +160,10 @@ void EventLog::Impl::run() {
       trim();
     }
     lock.lock();
+    if (!ok) {
+      failed.emplace_back(committed, committed + batch.size());
+      if (failed.size() > 64) failed.erase(failed.begin());
+    }
     committed += batch.size();
     cv.notify_all();
   }

@@ -4,7 +4,8 @@
 // Thread model: append() may be called from any thread (bus threads report control events); it
 // only enqueues. One writer thread commits what is queued in one transaction, with
 // synchronous=FULL, then calls each record's callback: a record whose callback said ok survives
-// kill -9. Queries open their own read-only connection; never call them on the event loop.
+// kill -9. A failed batch (the database busy beyond the busy timeout, an I/O error) is retried
+// four times with growing pauses before its records are reported failed. Queries open their own read-only connection; never call them on the event loop.
 #pragma once
 
 #include <cstdint>
@@ -62,7 +63,12 @@ class EventLog {
   // Either or both records; `done` is called on the writer thread once they are committed (or
   // failed). Ids in the records are ignored.
   void append(std::optional<AuditRecord> audit, std::optional<EventRecord> event, Committed done = {});
-  void flush();  // waits until everything appended before the call is committed
+  // Records appended so far: pass it to flush() to ask about everything appended after it.
+  std::uint64_t appended() const;
+  // Waits until everything appended before the call is written; true when every record appended
+  // since `since` (a value of appended()) was committed, false when a batch with one of them
+  // failed (after retries).
+  bool flush(std::uint64_t since = 0);
 
   std::vector<EventRecord> events(const LogQuery& q) const;
   std::vector<AuditRecord> audit(const LogQuery& q) const;

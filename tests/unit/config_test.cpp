@@ -229,12 +229,16 @@ kind = "inverter"
 bus = "lan"
 profile = "sunspec"
 setpoint_revert = "1s"
-failsafe = { "controls.Conn" = "on" }
+failsafe = { "controls.Conn" = "on", "controls.Nope" = 1, "controls.WMaxLimPct" = 150 }
 )");
   EXPECT_EQ(error_for(bad, "buses[0].backoff_max").line, 9);
   EXPECT_EQ(error_for(bad, "devices[0].setpoint_revert").line, 15);
   EXPECT_EQ(error_for(bad, "devices[0].failsafe.controls.Conn").line, 16);
-  EXPECT_EQ(bad.errors.size(), 3u);
+  EXPECT_NE(error_for(bad, "devices[0].failsafe.controls.Nope").message.find("not a SunSpec control"),
+            std::string::npos);
+  EXPECT_NE(error_for(bad, "devices[0].failsafe.controls.WMaxLimPct").message.find("outside"),
+            std::string::npos);
+  EXPECT_EQ(bad.errors.size(), 5u);
 }
 
 TEST(Config, ListenParsing) {

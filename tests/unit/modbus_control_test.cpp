@@ -65,16 +65,19 @@ TEST(ControlCatalogue, NamesMatchPublishedPointsAndModels) {
   EXPECT_EQ(sunspec_controls_of(123).size(), 2u);
 }
 
-TEST(ControlPlan, Model123LimitIsOneScaledWriteWithWindowRevertAndEnable) {
-  // WMaxLimPct_SF = -1; the installer's ramp time (RmpTms = 30) is kept.
+TEST(ControlPlan, Model123LimitIsAScaledWriteWithWindowAndRevertThenTheEnable) {
+  // WMaxLimPct_SF = -1; the installer's ramp time (RmpTms, between the timer and the enable) is
+  // never rewritten.
   const auto b = block(123, {{"WMaxLimPct_SF", neg(-1)}, {"WMaxLimPct_RmpTms", 30}});
   const auto* c = find_sunspec_control("controls.WMaxLimPct");
   const WritePlan plan = plan_sunspec_set(*c, ctx(b), 42.36);
   ASSERT_TRUE(plan.ok()) << plan.error;
-  ASSERT_EQ(plan.writes.size(), 1u) << plan.describe();
+  ASSERT_EQ(plan.writes.size(), 2u) << plan.describe();
   EXPECT_EQ(plan.writes[0].address, kBase + offset(123, "WMaxLimPct"));
-  // WMaxLimPct, WinTms 0, RvrtTms 90, RmpTms kept, WMaxLim_Ena 1: the enable is in the same write.
-  EXPECT_EQ(plan.writes[0].values, (std::vector<std::uint16_t>{424, 0, 90, 30, 1}));
+  // WMaxLimPct, WinTms 0, RvrtTms 90; then WMaxLim_Ena 1 alone, last.
+  EXPECT_EQ(plan.writes[0].values, (std::vector<std::uint16_t>{424, 0, 90}));
+  EXPECT_EQ(plan.writes[1].address, kBase + offset(123, "WMaxLim_Ena"));
+  EXPECT_EQ(plan.writes[1].values, std::vector<std::uint16_t>{1});
   EXPECT_DOUBLE_EQ(plan.value, 42.4) << "rounded to the device's resolution";
   ASSERT_EQ(plan.checks.size(), 2u);
   EXPECT_EQ(plan.checks[0].expected, std::vector<std::uint16_t>{424});
@@ -109,10 +112,13 @@ TEST(ControlPlan, Model704LimitCarriesItsRevertValueAndTimer) {
   const auto* c = find_sunspec_control("DERCtlAC.WMaxLimPct");
   const WritePlan plan = plan_sunspec_set(*c, ctx(b), 60);
   ASSERT_TRUE(plan.ok()) << plan.error;
-  ASSERT_EQ(plan.writes.size(), 1u) << plan.describe();
-  EXPECT_EQ(plan.writes[0].address, kBase + offset(704, "WMaxLimPctEna"));
-  // Ena 1, WMaxLimPct 600, WMaxLimPctRvrt 1000 (100 %), EnaRvrt 0, RvrtTms uint32 90.
-  EXPECT_EQ(plan.writes[0].values, (std::vector<std::uint16_t>{1, 600, 1000, 0, 0, 90}));
+  ASSERT_EQ(plan.writes.size(), 2u) << plan.describe();
+  EXPECT_EQ(plan.writes[0].address, kBase + offset(704, "WMaxLimPct"));
+  // WMaxLimPct 600, WMaxLimPctRvrt 1000 (100 %), EnaRvrt 0, RvrtTms uint32 90; then the enable
+  // (below the value in the map) alone, so the device never enables the old value.
+  EXPECT_EQ(plan.writes[0].values, (std::vector<std::uint16_t>{600, 1000, 0, 0, 90}));
+  EXPECT_EQ(plan.writes[1].address, kBase + offset(704, "WMaxLimPctEna"));
+  EXPECT_EQ(plan.writes[1].values, std::vector<std::uint16_t>{1});
 }
 
 TEST(ControlPlan, Model704PowerNeedsTheNameplateAndSetsWattsMode) {
@@ -126,14 +132,16 @@ TEST(ControlPlan, Model704PowerNeedsTheNameplateAndSetsWattsMode) {
   EXPECT_FALSE(plan_sunspec_set(*c, ctx(b, np), -5001).ok());
   const WritePlan plan = plan_sunspec_set(*c, ctx(b, np), -2500);
   ASSERT_TRUE(plan.ok()) << plan.error;
-  ASSERT_EQ(plan.writes.size(), 1u) << plan.describe();
-  const auto& v = plan.writes[0].values;
-  EXPECT_EQ(plan.writes[0].address, kBase + offset(704, "WSetEna"));
-  EXPECT_EQ(v[0], 1u);  // WSetEna
-  EXPECT_EQ(v[1], 1u);  // WSetMod = WATTS
-  EXPECT_EQ(v[2], 0xFFFFu);  // WSet int32 -2500, high word
-  EXPECT_EQ(v[3], static_cast<std::uint16_t>(-2500 & 0xFFFF));
-  EXPECT_EQ(v.back(), 90u);  // WSetRvrtTms low word
+  // WSetMod + WSet; EnaRvrt + RvrtTms (WSetRvrt, WSetPct, WSetPctRvrt between are untouched);
+  // then WSetEna.
+  ASSERT_EQ(plan.writes.size(), 3u) << plan.describe();
+  EXPECT_EQ(plan.writes[0].address, kBase + offset(704, "WSetMod"));
+  EXPECT_EQ(plan.writes[0].values,
+            (std::vector<std::uint16_t>{1, 0xFFFF, static_cast<std::uint16_t>(-2500 & 0xFFFF)}));
+  EXPECT_EQ(plan.writes[1].address, kBase + offset(704, "WSetEnaRvrt"));
+  EXPECT_EQ(plan.writes[1].values, (std::vector<std::uint16_t>{0, 0, 90}));
+  EXPECT_EQ(plan.writes[2].address, kBase + offset(704, "WSetEna"));
+  EXPECT_EQ(plan.writes[2].values, std::vector<std::uint16_t>{1});
   const ControlInfo info = sunspec_control_info(*c, ctx(b, np).nameplate);
   EXPECT_EQ(info.min, -5000);
   EXPECT_EQ(info.max, 5000);
@@ -157,10 +165,13 @@ TEST(ControlPlan, Model124RateWritesTheValueFirstThenItsModeBit) {
   EXPECT_EQ(rel.writes[0].values, std::vector<std::uint16_t>{2}) << "only our bit is cleared";
 }
 
-TEST(ControlPlan, ReleaseWithoutEnableNeedsAFailSafe) {
+TEST(ControlPlan, ReleaseWithoutEnableWritesTheFailSafeOrNothing) {
   const auto b = block(802, {{"SoC_SF", 0}});
   const auto* c = find_sunspec_control("battery.SoCRsvMin");
-  EXPECT_FALSE(plan_sunspec_release(*c, ctx(b), std::nullopt).ok());
+  const WritePlan none = plan_sunspec_release(*c, ctx(b), std::nullopt);
+  ASSERT_TRUE(none.ok()) << none.error;
+  EXPECT_TRUE(none.writes.empty());
+  EXPECT_NE(none.note.find("no fail-safe"), std::string::npos);
   const WritePlan rel = plan_sunspec_release(*c, ctx(b), 15.0);
   ASSERT_TRUE(rel.ok()) << rel.error;
   EXPECT_EQ(rel.writes[0].address, kBase + offset(802, "SoCRsvMin"));
@@ -170,6 +181,17 @@ TEST(ControlPlan, ReleaseWithoutEnableNeedsAFailSafe) {
   const WritePlan rc = plan_sunspec_release(*conn, ctx(block(123, {})), std::nullopt);
   ASSERT_TRUE(rc.ok()) << rc.error;
   EXPECT_EQ(rc.writes[0].values.back(), 1u);
+}
+
+TEST(ControlPlan, AConfiguredFailSafeOfASwitchedControlStaysInForce) {
+  // "Curtail to 50 % when the gateway stops": the value enabled, with no revert timer.
+  const auto b = block(123, {{"WMaxLimPct_SF", 0}});
+  const auto* c = find_sunspec_control("controls.WMaxLimPct");
+  const WritePlan rel = plan_sunspec_release(*c, ctx(b), 50.0);
+  ASSERT_TRUE(rel.ok()) << rel.error;
+  ASSERT_EQ(rel.writes.size(), 2u) << rel.describe();
+  EXPECT_EQ(rel.writes[0].values, (std::vector<std::uint16_t>{50, 0, 0}));  // value, WinTms, RvrtTms 0
+  EXPECT_EQ(rel.writes[1].values, std::vector<std::uint16_t>{1});           // enabled
 }
 
 TEST(ControlPlan, Heartbeats) {
@@ -227,7 +249,7 @@ keepalive_s = 20
   const Point* p = loaded.profile->find("grid_setpoint_w");
   EXPECT_EQ(p->failsafe, 0.0);
   EXPECT_EQ(p->keepalive_s, 20);
-  const WritePlan rel = plan_profile_release(*loaded.profile, *p, std::nullopt);
+  WritePlan rel = plan_profile_release(*loaded.profile, *p, std::nullopt);
   ASSERT_TRUE(rel.ok()) << rel.error;
   EXPECT_EQ(rel.writes[0].values, std::vector<std::uint16_t>{0});
   EXPECT_EQ(rel.checks.size(), 1u) << "read back through the point itself";
