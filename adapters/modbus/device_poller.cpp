@@ -97,6 +97,20 @@ struct DevicePoller::Impl {
   std::vector<sunspec::DiscoveredModel> models;
   std::map<std::uint16_t, SteadyClock::time_point> model_due;  // by model address
   std::map<std::uint16_t, std::vector<std::string>> published;  // point names, by model address
+  // What each model's reads reuse, by model address: the last decode (decode_model_into reuses
+  // its storage) and the published name "<model name>.<path>" of each of its points, in the same
+  // order, built when the decoded paths change (the first read, a changed repeat count) rather
+  // than concatenated for every point on every read.
+  struct ModelCache {
+    sunspec::DecodedModel decoded;
+    std::vector<std::string> names;
+    // Models with nameplate values (120, 121, 702, 802): each point's entry in `nameplate`, once
+    // it has had a value (null before), so an update is a store rather than a map lookup.
+    // Entries of a std::map stay put, and `nameplate` only ever grows.
+    std::vector<double*> nameplate_slots;
+  };
+  std::map<std::uint16_t, ModelCache> model_cache;
+  std::vector<std::uint16_t> model_block;  // registers of the model being read, reused
   std::set<std::uint16_t> failed_models;  // models whose last read failed (errors published)
   SteadyClock::time_point next_discovery{};
   milliseconds rediscover{kRediscoverInitial};
@@ -163,8 +177,10 @@ struct DevicePoller::Impl {
   void plan();
   void poll_class(PollClass c);
   void sunspec_tick(bool all_due = false);
-  void publish(std::string point, std::string unit_name, double value, Quality q, std::int64_t t,
-               bool counter, double counter_range);
+  // Copies the names straight into the Reading (no temporaries: this runs for every point of
+  // every poll).
+  void publish(const std::string& point, std::string_view unit_name, double value, Quality q,
+               std::int64_t t, bool counter, double counter_range);
   void fail_points(const std::vector<std::string>& names, const std::string& why);
   void note_poll(bool ok, const std::string& error) {
     // Contact regained after failures: whatever the device forgot meanwhile is written again.
@@ -223,8 +239,8 @@ void DevicePoller::Impl::plan() {
   }
 }
 
-void DevicePoller::Impl::publish(std::string point, std::string unit_name, double value, Quality q,
-                                 std::int64_t t, bool counter, double counter_range) {
+void DevicePoller::Impl::publish(const std::string& point, std::string_view unit_name, double value,
+                                 Quality q, std::int64_t t, bool counter, double counter_range) {
   if (counter && q == Quality::kGood) {
     auto [it, inserted] = counters.try_emplace(point, counter_range);
     const auto r = it->second.update(value);
@@ -236,7 +252,7 @@ void DevicePoller::Impl::publish(std::string point, std::string unit_name, doubl
     value = r.value;
   }
   // A value is stale after three missed polls of its class.
-  sink.publish(Reading{id, std::move(point), std::move(unit_name), value, q, t, 3 * current_period.count()});
+  sink.publish(Reading{id, point, std::string(unit_name), value, q, t, 3 * current_period.count()});
 }
 
 void DevicePoller::Impl::fail_points(const std::vector<std::string>& names, const std::string& why) {
@@ -343,7 +359,6 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
     for (const auto& m : models) status.models.push_back(m.id);
     spdlog::info("device {}: SunSpec at {} with {} models", id, d.base.value_or(0), models.size());
   }
-  std::vector<std::uint16_t> block;
   bool chain_broken = false;
   for (const auto& m : models) {
     const sunspec::ModelDef* def = sunspec::find_model(m.id);
@@ -357,7 +372,7 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
     current_period = period;
     due += period;
     if (due <= now) due = now + period;  // fell behind (slow line): no burst
-    const sunspec::ReadStatus st = sunspec::read_model(reader, m, block);
+    const sunspec::ReadStatus st = sunspec::read_model(reader, m, model_block);
     if (st.kind != sunspec::ReadStatus::Kind::kOk) {
       const std::string why = "model " + std::to_string(m.id) + ": " + sunspec::to_string(st);
       // Its points say so at once (error quality), as a profile device's do: an honest "error"
@@ -379,34 +394,45 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
     note_poll(true, "");
     failed_models.erase(m.address);
     // The ID register must still hold the model id; otherwise the chain moved.
-    if (block.empty() || block[0] != m.id) {
+    if (model_block.empty() || model_block[0] != m.id) {
       chain_broken = true;
       continue;
     }
     const std::int64_t t = unix_ms();
-    const sunspec::DecodedModel dm = sunspec::decode_model(*def, block);
-    const std::string prefix = std::string(def->name) + ".";
+    ModelCache& cache = model_cache[m.address];
+    const sunspec::DecodedModel& dm = cache.decoded;
+    if (sunspec::decode_model_into(*def, model_block, cache.decoded)) {  // new or changed layout
+      cache.names.clear();
+      for (const auto& dp : dm.points) {
+        cache.names.push_back(fmt::format("{}.{}", def->name, dp.path));
+      }
+      cache.nameplate_slots.assign(dm.points.size(), nullptr);
+    }
     auto& names = published[m.address];
     const bool record_names = names.empty();
     if (m.id == 120 || m.id == 121 || m.id == 702 || m.id == 802) {  // ranges of setpoints
       std::lock_guard lock(ctl_mu);
-      for (const auto& dp : dm.points) {
-        if (dp.value) nameplate[prefix + dp.path] = *dp.value;
+      for (std::size_t i = 0; i < dm.points.size(); ++i) {
+        if (!dm.points[i].value) continue;
+        double*& slot = cache.nameplate_slots[i];
+        if (slot == nullptr) slot = &nameplate[cache.names[i]];
+        *slot = *dm.points[i].value;
       }
     }
-    for (const auto& dp : dm.points) {
+    for (std::size_t i = 0; i < dm.points.size(); ++i) {
+      const sunspec::DecodedPoint& dp = dm.points[i];
       if (dp.def == nullptr || !publishable(dp.def->type) || dp.offset < 2) continue;
-      if (record_names) names.push_back(prefix + dp.path);
+      const std::string& name = cache.names[i];
+      if (record_names) names.push_back(name);
       const bool counter = is_counter_type(dp.def->type);
       const double range = counter && dp.scale_factor
                                ? std::ldexp(1.0, counter_bits(dp.def->type)) *
                                      std::pow(10.0, *dp.scale_factor)
                                : 0.0;
       if (dp.value) {
-        publish(prefix + dp.path, std::string(dp.def->units), *dp.value, Quality::kGood, t, counter,
-                range);
+        publish(name, dp.def->units, *dp.value, Quality::kGood, t, counter, range);
       } else {
-        publish(prefix + dp.path, std::string(dp.def->units), 0.0, Quality::kMissing, t, false, 0);
+        publish(name, dp.def->units, 0.0, Quality::kMissing, t, false, 0);
       }
     }
   }
@@ -415,6 +441,7 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
     models.clear();
     model_due.clear();
     published.clear();
+    model_cache.clear();
     failed_models.clear();
     next_discovery = now;
     std::lock_guard lock(status_mu);

@@ -1,10 +1,15 @@
 #include "adapters/modbus/sunspec_discovery.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
+#include <charconv>
 #include <cmath>
+#include <functional>
+#include <iterator>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 namespace gridlet::adapters::sunspec {
 namespace {
@@ -37,17 +42,16 @@ ReadStatus read_counted(RegisterReader& reader, std::uint32_t address, std::uint
   return ReadStatus::ok();
 }
 
-std::string trim_text(std::span<const std::uint16_t> regs) {
-  std::string s;
-  s.reserve(regs.size() * 2);
-  for (const std::uint16_t r : regs) {
-    s.push_back(static_cast<char>(r >> 8));
-    s.push_back(static_cast<char>(r & 0xFF));
+// The text of a string point into `out` (its storage reused): two characters per register, first
+// the high byte; a string ends at its first NUL, and trailing spaces are padding.
+void trim_text(std::span<const std::uint16_t> regs, std::string& out) {
+  out.resize(regs.size() * 2);
+  for (std::size_t i = 0; i < regs.size(); ++i) {
+    out[2 * i] = static_cast<char>(regs[i] >> 8);
+    out[2 * i + 1] = static_cast<char>(regs[i] & 0xFF);
   }
-  // A string ends at its first NUL; trailing spaces are padding.
-  if (const auto nul = s.find('\0'); nul != std::string::npos) s.resize(nul);
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
+  if (const auto nul = out.find('\0'); nul != std::string::npos) out.resize(nul);
+  while (!out.empty() && out.back() == ' ') out.pop_back();
 }
 
 bool is_missing(PointType type, std::uint64_t raw) {
@@ -126,27 +130,102 @@ std::optional<double> raw_number(PointType type, std::uint64_t raw) {
   return std::nullopt;
 }
 
-// Walks a model block group by group. Each frame is one group instance being decoded; scale factor
-// and count points are looked up from the innermost instance outwards.
+// 10^e for the SunSpec scale-factor range, so decoding does not call std::pow for every point.
+// Each entry is the double nearest to 10^e, the same value std::pow(10.0, e) gives (checked by a
+// unit test through decode_model).
+constexpr std::array<double, kMaxScaleFactor - kMinScaleFactor + 1> kPowersOfTen = {
+    1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0,
+    1e1,   1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10};
+
+// Where the scale factor of each point of our tables lies, worked out once: a point's `sf` names a
+// point of its own group instance or of an enclosing one, and which one is fixed by the model
+// definition (the nesting of groups), not by the registers. So instead of searching the enclosing
+// groups by name for every point of every read, BlockDecoder looks the answer up here.
+struct ScaleFactorRef {
+  std::uint32_t levels_up = 0;   // 0: the point's own group instance, 1: the one enclosing it...
+  const PointDef* sf = nullptr;  // the scale factor point
+};
+
+class ScaleFactorIndex {
+ public:
+  ScaleFactorIndex() {
+    for (const ModelDef& m : supported_models()) add(m.top);
+  }
+  // The scale factor of `p`, or nullptr for a point not in our tables (a caller's own ModelDef),
+  // or one whose scale factor the definitions do not resolve to a single place: search by name.
+  const ScaleFactorRef* find(const PointDef& p) const {
+    const auto it = refs_.find(&p);
+    return it == refs_.end() || it->second.sf == nullptr ? nullptr : &it->second;
+  }
+
+ private:
+  void add(const GroupDef& g) {
+    chain_.push_back(&g);
+    for (const PointDef& p : g.points) {
+      if (p.sf.empty()) continue;
+      ScaleFactorRef ref;
+      for (std::size_t up = 0; up < chain_.size(); ++up) {
+        if (const PointDef* sf = find_point(*chain_[chain_.size() - 1 - up], p.sf)) {
+          ref = {static_cast<std::uint32_t>(up), sf};
+          break;
+        }
+      }
+      const auto [it, inserted] = refs_.try_emplace(&p, ref);
+      // A group definition shared by two parents could resolve differently in each: then leave
+      // the point to the search by name (sf = nullptr).
+      if (!inserted && (it->second.levels_up != ref.levels_up || it->second.sf != ref.sf)) {
+        it->second.sf = nullptr;
+      }
+    }
+    for (const GroupDef& sub : g.groups) add(sub);
+    chain_.pop_back();
+  }
+
+  std::unordered_map<const PointDef*, ScaleFactorRef> refs_;
+  std::vector<const GroupDef*> chain_;  // while building: the groups enclosing the current one
+};
+
+const ScaleFactorIndex& scale_factor_index() {
+  static const ScaleFactorIndex index;  // built on first use, thread-safe, read-only after
+  return index;
+}
+
+// Walks a model block group by group. Each frame is one group instance being decoded (they live
+// on the stack of instance(), each pointing to the one enclosing it); scale factor and count
+// points are looked up from the innermost instance outwards.
+//
+// The decoder writes into out.points in order, reusing the elements (and their strings' storage)
+// already there: a caller that decodes the same model again and again (decode_model_into) then
+// allocates nothing once the first decode has sized everything. The path of the current group
+// instance ("", "module[1].") is kept in one buffer, extended and cut back as the walk enters and
+// leaves groups; a point's path is only written when it differs from the one already there.
 class BlockDecoder {
  public:
   BlockDecoder(std::span<const std::uint16_t> block, DecodedModel& out)
       : block_(block), out_(out) {}
 
-  std::uint32_t instance(const GroupDef& g, std::uint32_t base, const std::string& prefix) {
-    frames_.push_back({&g, base});
+  struct Frame {
+    const GroupDef* group;
+    std::uint32_t base;
+    const Frame* outer;  // the enclosing instance, nullptr for the top group
+  };
+
+  std::uint32_t instance(const GroupDef& g, std::uint32_t base, const Frame* outer = nullptr) {
+    const Frame frame{&g, base, outer};
     for (const PointDef& p : g.points) {
-      if (p.type != PointType::kPad) decode_point(p, base + p.offset, prefix + std::string(p.name));
+      if (p.type != PointType::kPad) decode_point(frame, p, base + p.offset);
     }
+    const std::size_t prefix = path_.size();  // this instance's path
     std::uint32_t pos = base + g.points_length;
     for (const GroupDef& sub : g.groups) {
-      const std::string name = prefix + std::string(sub.name);
       switch (sub.repeat) {
         case GroupRepeat::kOnce:
-          pos += instance(sub, pos, name + ".");
+          enter(sub.name, std::nullopt);
+          pos += instance(sub, pos, &frame);
+          path_.resize(prefix);
           break;
         case GroupRepeat::kByCountPoint: {
-          const std::optional<std::uint64_t> n = lookup(sub.count_point, PointType::kUint16);
+          const std::optional<std::uint64_t> n = lookup(frame, sub.count_point, PointType::kUint16);
           if (!n) {
             note(DecodeIssue::kBadCount);
             break;
@@ -156,7 +235,9 @@ class BlockDecoder {
               note(DecodeIssue::kShortBlock);
               break;
             }
-            const std::uint32_t used = instance(sub, pos, name + "[" + std::to_string(i) + "].");
+            enter(sub.name, i);
+            const std::uint32_t used = instance(sub, pos, &frame);
+            path_.resize(prefix);
             if (used == 0) break;  // an empty group cannot advance: stop rather than spin
             pos += used;
           }
@@ -169,12 +250,13 @@ class BlockDecoder {
               note(DecodeIssue::kPartialRepeat);
               break;
             }
-            pos += instance(sub, pos, name + "[" + std::to_string(i) + "].");
+            enter(sub.name, i);
+            pos += instance(sub, pos, &frame);
+            path_.resize(prefix);
           }
           break;
       }
     }
-    frames_.pop_back();
     return pos - base;
   }
 
@@ -182,11 +264,51 @@ class BlockDecoder {
     if (out_.issue == DecodeIssue::kNone) out_.issue = issue;
   }
 
+  // Drops the elements of out.points that this decode did not reach (a shorter layout than the
+  // previous decode into the same DecodedModel). Call once, after the walk.
+  void finish() {
+    if (used_ != out_.points.size()) paths_changed_ = true;
+    out_.points.resize(used_);
+  }
+  // True when the decoded paths differ from those out.points held before (in number or text).
+  bool paths_changed() const { return paths_changed_; }
+
  private:
-  struct Frame {
-    const GroupDef* group;
-    std::uint32_t base;
-  };
+  // Extends the path for an instance of group `name`: "name." or, repeated, "name[i].".
+  void enter(std::string_view name, std::optional<std::uint64_t> index) {
+    path_.append(name);
+    if (index) {
+      char digits[24];
+      const auto end = std::to_chars(std::begin(digits), std::end(digits), *index).ptr;
+      path_.push_back('[');
+      path_.append(digits, end);
+      path_.push_back(']');
+    }
+    path_.push_back('.');
+  }
+
+  // The next element of out.points, reset to an undecoded point `p` of the current instance (its
+  // strings keep their storage). Its path is path_ + p.name; an element left by an earlier decode
+  // of the same point in an instance with the same path already holds it (the path is a function
+  // of the instance's path and the point), so only the instance's part is compared.
+  DecodedPoint& next_point(const PointDef& p, std::uint32_t offset) {
+    if (used_ == out_.points.size()) out_.points.emplace_back();
+    DecodedPoint& d = out_.points[used_++];
+    const bool same_path = d.def == &p && d.path.size() == path_.size() + p.name.size() &&
+                           std::string_view(d.path).starts_with(path_);
+    if (!same_path) {
+      d.path.assign(path_).append(p.name);
+      paths_changed_ = true;
+    }
+    d.def = &p;
+    d.offset = offset;
+    d.present = false;
+    d.raw = 0;
+    d.text.clear();
+    d.scale_factor.reset();
+    d.value.reset();
+    return d;
+  }
 
   // The raw registers of a point, if it lies wholly inside the block.
   std::optional<std::span<const std::uint16_t>> registers(std::uint32_t offset,
@@ -201,47 +323,63 @@ class BlockDecoder {
     return raw;
   }
 
+  // Raw value of `p` at `offset` as a scale factor or count (at most 4 registers), if present.
+  std::optional<std::uint64_t> small_value(const PointDef& p, std::uint32_t offset,
+                                           PointType type) const {
+    const auto regs = registers(offset, p.size);
+    if (!regs || p.size > 4) return std::nullopt;
+    const std::uint64_t raw = combine(*regs);
+    if (is_missing(type, raw)) return std::nullopt;
+    return raw;
+  }
+
   // Raw value of the nearest point named `name` (innermost instance first), if present.
-  std::optional<std::uint64_t> lookup(std::string_view name, PointType type) const {
-    for (auto f = frames_.rbegin(); f != frames_.rend(); ++f) {
+  std::optional<std::uint64_t> lookup(const Frame& innermost, std::string_view name,
+                                      PointType type) const {
+    for (const Frame* f = &innermost; f != nullptr; f = f->outer) {
       const PointDef* p = find_point(*f->group, name);
-      if (p == nullptr) continue;
-      const auto regs = registers(f->base + p->offset, p->size);
-      if (!regs || p->size > 4) return std::nullopt;
-      const std::uint64_t raw = combine(*regs);
-      if (is_missing(type, raw)) return std::nullopt;
-      return raw;
+      if (p != nullptr) return small_value(*p, f->base + p->offset, type);
     }
     return std::nullopt;
   }
 
-  void decode_point(const PointDef& p, std::uint32_t offset, std::string path) {
-    DecodedPoint d;
-    d.path = std::move(path);
-    d.def = &p;
-    d.offset = offset;
+  // Raw value of the scale factor of `p`, a point of the instance `frame`, if present. Where the
+  // scale factor lies comes from the index (no search by name) for the points of our tables.
+  std::optional<std::uint64_t> scale_factor(const Frame& frame, const PointDef& p) const {
+    const ScaleFactorRef* ref = index_.find(p);
+    if (ref == nullptr) return lookup(frame, p.sf, PointType::kSunssf);
+    const Frame* f = &frame;
+    for (std::uint32_t up = 0; up < ref->levels_up && f != nullptr; ++up) f = f->outer;
+    // A group of our tables nested differently by a caller's own ModelDef: search by name.
+    const std::less<const PointDef*> before;  // a total order, also across arrays
+    if (f == nullptr || before(ref->sf, f->group->points.data()) ||
+        !before(ref->sf, f->group->points.data() + f->group->points.size())) {
+      return lookup(frame, p.sf, PointType::kSunssf);
+    }
+    return small_value(*ref->sf, f->base + ref->sf->offset, PointType::kSunssf);
+  }
+
+  void decode_point(const Frame& frame, const PointDef& p, std::uint32_t offset) {
+    DecodedPoint& d = next_point(p, offset);
     const auto regs = registers(offset, p.size);
     if (!regs) {
       note(DecodeIssue::kShortBlock);
-      out_.points.push_back(std::move(d));
       return;
     }
     if (p.type == PointType::kString) {
       const bool all_zero = std::all_of(regs->begin(), regs->end(), [](auto r) { return r == 0; });
       d.present = !all_zero;
-      if (d.present) d.text = trim_text(*regs);
-      out_.points.push_back(std::move(d));
+      if (d.present) trim_text(*regs, d.text);
       return;
     }
     if (p.size > 4) {  // ipv6addr: present unless all zero; no number
       d.present = std::any_of(regs->begin(), regs->end(), [](auto r) { return r != 0; });
-      out_.points.push_back(std::move(d));
       return;
     }
     d.raw = combine(*regs);
     d.present = !is_missing(p.type, d.raw);
     if (!p.sf.empty()) {
-      if (const auto sf = lookup(p.sf, PointType::kSunssf)) {
+      if (const auto sf = scale_factor(frame, p)) {
         const int exponent = static_cast<std::int16_t>(static_cast<std::uint16_t>(*sf));
         if (exponent >= kMinScaleFactor && exponent <= kMaxScaleFactor) {
           d.scale_factor = static_cast<std::int8_t>(exponent);
@@ -251,15 +389,19 @@ class BlockDecoder {
     if (d.present) {
       const std::optional<double> number = raw_number(p.type, d.raw);
       if (number && (p.sf.empty() || d.scale_factor)) {
-        d.value = d.scale_factor ? *number * std::pow(10.0, *d.scale_factor) : *number;
+        d.value = d.scale_factor
+                      ? *number * kPowersOfTen[static_cast<std::size_t>(*d.scale_factor - kMinScaleFactor)]
+                      : *number;
       }
     }
-    out_.points.push_back(std::move(d));
   }
 
+  const ScaleFactorIndex& index_ = scale_factor_index();
   std::span<const std::uint16_t> block_;
   DecodedModel& out_;
-  std::vector<Frame> frames_;
+  std::string path_;           // path of the group instance being decoded: "", "Crv[1].Pt[0]."
+  std::size_t used_ = 0;       // elements of out_.points written so far
+  bool paths_changed_ = false;
 };
 
 LengthCheck check_length(const ModelDef* def, std::uint16_t length,
@@ -624,7 +766,15 @@ const DecodedPoint* DecodedModel::find(std::string_view path) const {
 
 DecodedModel decode_model(const ModelDef& def, std::span<const std::uint16_t> block) {
   DecodedModel out;
+  decode_model_into(def, block, out);
+  return out;
+}
+
+bool decode_model_into(const ModelDef& def, std::span<const std::uint16_t> block,
+                       DecodedModel& out) {
   out.id = def.id;
+  out.length = 0;
+  out.issue = DecodeIssue::kNone;
   std::span<const std::uint16_t> used = block;
   if (block.size() >= 2) {
     out.length = block[1];
@@ -632,8 +782,9 @@ DecodedModel decode_model(const ModelDef& def, std::span<const std::uint16_t> bl
   }
   BlockDecoder decoder(used, out);
   if (used.size() < 2U + out.length || block.size() < 2) decoder.note(DecodeIssue::kShortBlock);
-  decoder.instance(def.top, 0, "");
-  return out;
+  decoder.instance(def.top, 0);
+  decoder.finish();
+  return decoder.paths_changed();
 }
 
 CommonInfo common_info(const DecodedModel& common) {

@@ -11,7 +11,7 @@
 //
 // decode_model(): turn the registers of one whole model instance (from read_model, so values and
 // their scale factors come from the same moment) into named points, with "not implemented"
-// sentinels mapped to missing.
+// sentinels mapped to missing. decode_model_into() does the same into a DecodedModel it reuses.
 //
 // Everything here is synchronous and runs on the caller's thread (a bus worker); no state is kept
 // between calls.
@@ -208,6 +208,17 @@ struct DecodedModel {
 // Decodes `block` (registers from the model's ID register on; at most 2 + L of them are used)
 // against `def`. Never fails: what does not fit is missing and `issue` says why.
 DecodedModel decode_model(const ModelDef& def, std::span<const std::uint16_t> block);
+
+// decode_model for callers that decode the same model over and over (the pollers): leaves in `out`
+// exactly what `out = decode_model(def, block)` would, but reuses `out`'s storage (the points and
+// their path and text strings), so decoding a block with the same layout as the last one
+// allocates nothing. Returns true when the points' paths differ from those `out` held before (the
+// first decode into it, a changed repeat count, another model), so a caller keeping something per
+// point (names, indices) knows to rebuild it; false when they are the same, in the same order.
+// `out` must be empty or hold what decode_model or decode_model_into left there (the points'
+// paths are trusted to match their definitions, so unchanged ones are not rewritten).
+bool decode_model_into(const ModelDef& def, std::span<const std::uint16_t> block,
+                       DecodedModel& out);
 
 // Model 1's identity from its decoded block.
 CommonInfo common_info(const DecodedModel& common);

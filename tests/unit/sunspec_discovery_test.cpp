@@ -928,5 +928,117 @@ TEST(SunSpecDecode, ShortBlockMakesTheRestMissing) {
   for (const auto& p : empty.points) EXPECT_FALSE(p.present);
 }
 
+// --- decode_model_into: the pollers' decode, reusing one DecodedModel from read to read ---
+
+void expect_same_decode(const DecodedModel& got, const DecodedModel& want) {
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.length, want.length);
+  EXPECT_EQ(got.issue, want.issue);
+  ASSERT_EQ(got.points.size(), want.points.size());
+  for (std::size_t i = 0; i < want.points.size(); ++i) {
+    const DecodedPoint& g = got.points[i];
+    const DecodedPoint& w = want.points[i];
+    SCOPED_TRACE(w.path);
+    EXPECT_EQ(g.path, w.path);
+    EXPECT_EQ(g.def, w.def);
+    EXPECT_EQ(g.offset, w.offset);
+    EXPECT_EQ(g.present, w.present);
+    EXPECT_EQ(g.raw, w.raw);
+    EXPECT_EQ(g.text, w.text);
+    EXPECT_EQ(g.scale_factor, w.scale_factor);
+    EXPECT_EQ(g.value, w.value);  // exactly: the same arithmetic
+  }
+}
+
+TEST(SunSpecDecode, DecodeIntoOneModelGivesWhatDecodeModelGives) {
+  Block b705 = volt_var_705(3, 20);
+  Block short103 = inverter_103();
+  short103.regs.resize(top_offset(103, "W"));
+  Block bad_count = volt_var_705(2, 3);
+  bad_count.put(top_offset(705, "NCrv"), 0xFFFF);
+  // Layouts growing, shrinking and changing model, a short block, an empty one, and repeats.
+  const std::vector<Block> blocks = {mppt_160(10),  mppt_160(10), mppt_160(3),  b705,
+                                     volt_var_705(2, 5), bad_count, inverter_103(), short103,
+                                     common_block("Maker", "Model", "SN1"),
+                                     common_block("", "M", "S"), Block(704, find_model(704)->fixed_length),
+                                     mppt_160(60), inverter_103()};
+  DecodedModel into;
+  std::vector<std::string> last_paths;
+  for (const Block& b : blocks) {
+    SCOPED_TRACE(std::to_string(b.regs[0]) + " L=" + std::to_string(b.regs[1]) + " size " +
+                 std::to_string(b.regs.size()));
+    const ModelDef& def = *find_model(b.regs[0]);
+    const DecodedModel want = decode_model(def, b.regs);
+    std::vector<std::string> paths;
+    for (const auto& p : want.points) paths.push_back(p.path);
+    EXPECT_EQ(decode_model_into(def, b.regs, into), paths != last_paths);
+    expect_same_decode(into, want);
+    last_paths = paths;
+  }
+  DecodedModel empty;
+  EXPECT_TRUE(decode_model_into(*find_model(103), {}, empty));
+  expect_same_decode(empty, decode_model(*find_model(103), {}));
+}
+
+TEST(SunSpecDecode, ValuesChangeWithoutThePathsChanging) {
+  Block b = inverter_103();
+  DecodedModel into;
+  EXPECT_TRUE(decode_model_into(*find_model(103), b.regs, into));
+  EXPECT_NEAR(*into.find("W")->value, 123.4, 1e-9);
+  b.put(top_offset(103, "W"), 0x8000);
+  EXPECT_FALSE(decode_model_into(*find_model(103), b.regs, into));
+  EXPECT_FALSE(into.find("W")->present);
+  EXPECT_FALSE(into.find("W")->value.has_value());
+  b.put(top_offset(103, "W"), 1000);
+  b.put(top_offset(103, "W_SF"), 2);
+  EXPECT_FALSE(decode_model_into(*find_model(103), b.regs, into));
+  EXPECT_EQ(into.find("W")->value, 100000.0);
+}
+
+TEST(SunSpecDecode, EveryScaleFactorScalesAsPowDoes) {
+  Block b = inverter_103();
+  b.put(top_offset(103, "W"), static_cast<std::uint16_t>(-1234));
+  for (int e = -10; e <= 10; ++e) {
+    b.put(top_offset(103, "W_SF"), static_cast<std::uint16_t>(e));
+    const DecodedModel d = decode_model(*find_model(103), b.regs);
+    ASSERT_TRUE(d.find("W")->value.has_value()) << e;
+    EXPECT_EQ(*d.find("W")->value, -1234.0 * std::pow(10.0, e)) << e;
+  }
+}
+
+// A model definition of the caller's own (not in our tables): scale factors are still found by
+// name, in the point's group or an enclosing one.
+constexpr PointDef kOwnTop[] = {
+    {"ID", 0, 1, PointType::kUint16, "", "", false, true},
+    {"L", 1, 1, PointType::kUint16, "", "", false, true},
+    {"V_SF", 2, 1, PointType::kSunssf, "", "", false, true},
+};
+constexpr PointDef kOwnRow[] = {
+    {"V", 0, 1, PointType::kUint16, "V_SF", "V", false, true},
+    {"A", 1, 1, PointType::kInt16, "A_SF", "A", false, true},
+    {"A_SF", 2, 1, PointType::kSunssf, "", "", false, true},
+};
+constexpr GroupDef kOwnGroups[] = {{"row", kOwnRow, 3, GroupRepeat::kFillModel, "", false, {}}};
+constexpr ModelDef kOwnModel{64999, "own", {"own", kOwnTop, 3, GroupRepeat::kOnce, "", false, kOwnGroups},
+                             LengthRule::kFillRepeats, 1, 3};
+
+TEST(SunSpecDecode, ScaleFactorsOfAModelOutsideOurTables) {
+  Block b(64999, 1 + 2 * 3);
+  b.put(2, static_cast<std::uint16_t>(-1));  // V_SF
+  b.put(3, 2301);                            // row[0].V
+  b.put(4, 25);                              // row[0].A
+  b.put(5, 1);                               // row[0].A_SF
+  b.put(6, 2302);                            // row[1].V
+  b.put(7, 7);                               // row[1].A
+  b.put(8, 0x8000);                          // row[1].A_SF: not implemented
+  DecodedModel into;
+  EXPECT_TRUE(decode_model_into(kOwnModel, b.regs, into));
+  expect_same_decode(into, decode_model(kOwnModel, b.regs));
+  EXPECT_NEAR(*into.find("row[0].V")->value, 230.1, 1e-9);
+  EXPECT_EQ(into.find("row[0].A")->value, 250.0);
+  EXPECT_NEAR(*into.find("row[1].V")->value, 230.2, 1e-9);
+  EXPECT_FALSE(into.find("row[1].A")->value.has_value());
+}
+
 }  // namespace
 }  // namespace gridlet::adapters::sunspec
