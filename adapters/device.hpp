@@ -82,7 +82,8 @@ struct ControlEvent {
   std::string device;
   std::string point;
   ControlAction action = ControlAction::kSet;
-  double value = 0.0;                 // requested (after rounding to the device's resolution)
+  std::optional<double> value;        // written (rounded to the device's resolution); none for a
+                                      // release that only disables, or writes nothing
   std::optional<double> readback;     // what the device holds after the write, when read back
   ControlOutcome outcome = ControlOutcome::kApplied;
   std::string actor;
@@ -110,6 +111,7 @@ struct ActiveSetpoint {
   ControlOutcome last_outcome = ControlOutcome::kApplied;
   std::string last_detail;
   std::int64_t keepalive_ms = 0;      // re-written this often (0 = not needed)
+  bool releasing = false;             // released, but the device has not answered the release yet
 };
 
 // A point a device lets the gateway control, with the range a command must respect.

@@ -297,6 +297,7 @@ WritePlan plan_sunspec_set(const SunSpecControl& c, const SunSpecWriteContext& c
   Assignments a;
   auto regs = encode_scaled(c, *p, ctx.block, value, plan, &plan.value);
   if (!regs) return plan;
+  plan.has_value = true;
   assign(a, *p, *regs);
   for (const Companion& comp : c.companions) {
     if (comp.point.empty()) continue;
@@ -363,6 +364,7 @@ WritePlan plan_sunspec_release(const SunSpecControl& c, const SunSpecWriteContex
   if (failsafe) {
     auto regs = encode_scaled(c, *p, ctx.block, *failsafe, plan, &plan.value);
     if (!regs) return plan;
+    plan.has_value = true;
     assign(a, *p, *regs);
     add_check(plan, ctx.model_address, *p, a);
   }
@@ -477,6 +479,7 @@ WritePlan plan_profile_write(const Profile& profile, const Point& p, double valu
     const DecodeResult d = decode(regs, p.encoding);
     plan.value = d.is_number() ? apply_scale(d.number, Scale{p.scale, std::nullopt}).value : value;
   }
+  plan.has_value = true;
   plan.writes.push_back({p.table, p.address, regs});
   if (const Point* rb = profile_readback_point(profile, p)) {
     // Compare the read-back value through its own encoding: a readback_point may differ in

@@ -47,6 +47,7 @@ struct WritePlan {
   std::vector<RegisterWrite> writes;  // in order; the enabling write comes last
   std::vector<ReadbackCheck> checks;
   double value = 0.0;  // what the device will hold, rounded to its resolution
+  bool has_value = false;  // the plan writes the value (a release may only disable)
   std::string note;    // an ok plan with nothing to write says why (a release without fail-safe)
   bool ok() const { return error.empty(); }
   std::string describe() const;  // "40005=[500,0,60,0,1] 40013=[1]" (protocol addresses)

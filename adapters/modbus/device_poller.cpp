@@ -132,16 +132,20 @@ struct DevicePoller::Impl {
   mutable std::mutex ctl_mu;
   std::map<std::string, Held> held;         // by point
   std::map<std::string, double> nameplate;  // "<model name>.<point>" of 120, 121, 702, 802
-  bool contact_lost = false;                // a read failed since the last good one
+  bool contact_lost = false;  // the device stopped answering (timeouts, I/O errors, offline)
   bool reassert_due = false;
   std::uint32_t hb_counter = 0;
   SteadyClock::time_point next_heartbeat{};
-  bool hb_failing = false;
-  bool hb_started = false;
+  struct HeartbeatState {
+    bool started = false;
+    bool failing = false;
+  };
+  std::map<std::uint16_t, HeartbeatState> heartbeats;  // by model address
   std::mutex posted_mu;
   std::set<Bus::TaskId> posted;  // one-shot control work not yet run: cancelled on destruction
 
-  void post_control(std::function<void()> fn);
+  // False when the bus is stopping (fn dropped).
+  bool post_control(std::function<void()> fn);
   ControlEvent apply(const std::string& point, std::optional<double> value, ControlAction action,
                      const std::string& actor, const std::string& reason);
   ControlEvent apply_sunspec(ControlEvent ev, std::optional<double> value);
@@ -149,12 +153,15 @@ struct DevicePoller::Impl {
   std::pair<ControlOutcome, std::string> run_writes(const WritePlan& plan);
   std::chrono::milliseconds keepalive_of(const std::string& point);
   void hold(const SetpointCommand& cmd, const ControlEvent& ev);
+  // Releases a point and forgets it; a release the device did not answer is kept and retried.
+  void release_held(const std::string& point, const std::string& actor, const std::string& reason,
+                    const ControlCallback& done);
   void after_write(Held& h, const ControlEvent& ev);
   void control_tick();
   void heartbeat_tick(SteadyClock::time_point now);
   void report(const ControlEvent& ev) {
     if (ev.alarm()) {
-      spdlog::warn("device {}: {} {} = {}: {} ({})", id, to_string(ev.action), ev.point, ev.value,
+      spdlog::warn("device {}: {} {}: {} ({})", id, to_string(ev.action), ev.point,
                    to_string(ev.outcome), ev.detail);
     }
     if (control_sink != nullptr) control_sink->on_control(ev);
@@ -182,14 +189,25 @@ struct DevicePoller::Impl {
   void publish(const std::string& point, std::string_view unit_name, double value, Quality q,
                std::int64_t t, bool counter, double counter_range);
   void fail_points(const std::vector<std::string>& names, const std::string& why);
-  void note_poll(bool ok, const std::string& error) {
-    // Contact regained after failures: whatever the device forgot meanwhile is written again.
-    if (!ok) {
+  // Whether the device answered a request at all (data, an exception, even a garbled reply) or
+  // was silent (timeout, I/O error, not asked while offline). Answering again after silence means
+  // it may have restarted and forgotten: held setpoints are written again. An exception for one
+  // block is not silence, so it never triggers re-assertion.
+  void note_contact(bool answered) {
+    if (!answered) {
       contact_lost = true;
     } else if (contact_lost) {
       contact_lost = false;
       reassert_due = !held.empty();
     }
+  }
+  static bool answered(Outcome o) {
+    return o != Outcome::kTimeout && o != Outcome::kIoError && o != Outcome::kOffline;
+  }
+  static bool answered(const sunspec::ReadStatus& st) {
+    return st.kind != sunspec::ReadStatus::Kind::kTimeout && st.kind != sunspec::ReadStatus::Kind::kIoError;
+  }
+  void note_poll(bool ok, const std::string& error) {
     std::lock_guard lock(status_mu);
     ++status.polls;
     if (!ok) {
@@ -273,6 +291,7 @@ void DevicePoller::Impl::poll_class(PollClass c) {
     req.address = rr.start;
     req.count = rr.count;
     const Response resp = bus.execute_now(req);
+    note_contact(answered(resp.outcome));
     if (resp.outcome != Outcome::kOk) {
       std::vector<std::string> names;
       for (std::size_t k : rr.points) names.push_back(profile->points[cp.wanted[k]].name);
@@ -349,6 +368,7 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
       next_discovery = now + rediscover;
       rediscover = std::min(kRediscoverMax, rediscover * 2);
       note_poll(false, "SunSpec discovery: " + std::string(sunspec::to_string(d.error)));
+      note_contact(false);
       return;
     }
     models = d.models;
@@ -373,6 +393,7 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
     due += period;
     if (due <= now) due = now + period;  // fell behind (slow line): no burst
     const sunspec::ReadStatus st = sunspec::read_model(reader, m, model_block);
+    note_contact(answered(st));
     if (st.kind != sunspec::ReadStatus::Kind::kOk) {
       const std::string why = "model " + std::to_string(m.id) + ": " + sunspec::to_string(st);
       // Its points say so at once (error quality), as a profile device's do: an honest "error"
@@ -451,7 +472,7 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
 
 // ---- Setpoints --------------------------------------------------------------------------------
 
-void DevicePoller::Impl::post_control(std::function<void()> fn) {
+bool DevicePoller::Impl::post_control(std::function<void()> fn) {
   // The id is registered before the task can run, so the task can always remove it.
   std::lock_guard lock(posted_mu);
   auto shared = std::make_shared<Bus::TaskId>(0);
@@ -460,7 +481,9 @@ void DevicePoller::Impl::post_control(std::function<void()> fn) {
     std::lock_guard l(posted_mu);
     posted.erase(*shared);
   });
+  if (*shared == 0) return false;
   posted.insert(*shared);
+  return true;
 }
 
 std::pair<ControlOutcome, std::string> DevicePoller::Impl::run_writes(const WritePlan& plan) {
@@ -472,6 +495,7 @@ std::pair<ControlOutcome, std::string> DevicePoller::Impl::run_writes(const Writ
     req.address = w.address;
     req.values = w.values;
     const Response r = bus.execute_now(req);
+    note_contact(answered(r.outcome));
     if (r.outcome == Outcome::kException) {
       return {ControlOutcome::kRefused,
               fmt::format("the device refused the write at {} with exception {}", w.address, r.exception_code)};
@@ -487,8 +511,20 @@ ControlEvent DevicePoller::Impl::apply_sunspec(ControlEvent ev, std::optional<do
   const SunSpecControl* c = find_sunspec_control(ev.point);
   if (c == nullptr) {
     ev.outcome = ControlOutcome::kRejected;
-    ev.detail = "not a SunSpec control Gridlet writes (see GET /api/v1/devices/{id}/controls)";
+    ev.detail = "not a SunSpec control Gridlet writes (see GET /api/v1/devices/{id}/setpoints)";
     return ev;
+  }
+  const NameplateLookup lookup = [this](std::string_view k) { return nameplate_value(k); };
+  if (value) {
+    // The control's own range first: a command that can never be valid is refused at once, even
+    // before discovery, instead of being held and retried.
+    const ControlInfo info = sunspec_control_info(*c, lookup);
+    if ((info.min && *value < *info.min) || (info.max && *value > *info.max)) {
+      ev.outcome = ControlOutcome::kRejected;
+      ev.detail = fmt::format("{} = {} is outside [{}, {}] {}", ev.point, *value, info.min.value_or(-INFINITY),
+                              info.max.value_or(INFINITY), info.unit);
+      return ev;
+    }
   }
   if (models.empty()) {
     ev.outcome = ControlOutcome::kFailed;
@@ -505,12 +541,12 @@ ControlEvent DevicePoller::Impl::apply_sunspec(ControlEvent ev, std::optional<do
   UnitRegisterReader reader(bus, unit);
   std::vector<std::uint16_t> block;
   if (const auto st = sunspec::read_model(reader, *m, block); !st.is_ok()) {
+    note_contact(answered(st));
     ev.outcome = ControlOutcome::kFailed;
     ev.detail = "reading the model before writing: " + sunspec::to_string(st);
     return ev;
   }
-  const SunSpecWriteContext ctx{m->address, block,
-                                [this](std::string_view k) { return nameplate_value(k); },
+  const SunSpecWriteContext ctx{m->address, block, lookup,
                                 static_cast<std::uint32_t>(control.revert.count())};
   const auto fs = control.failsafe.find(ev.point);
   const WritePlan plan =
@@ -522,7 +558,11 @@ ControlEvent DevicePoller::Impl::apply_sunspec(ControlEvent ev, std::optional<do
     ev.detail = plan.error;
     return ev;
   }
-  ev.value = plan.value;
+  if (plan.has_value) ev.value = plan.value;
+  if (plan.writes.empty()) {
+    ev.detail = plan.note;
+    return ev;
+  }
   std::tie(ev.outcome, ev.detail) = run_writes(plan);
   if (ev.outcome != ControlOutcome::kApplied) return ev;
   const std::string written = ev.detail;
@@ -566,7 +606,11 @@ ControlEvent DevicePoller::Impl::apply_profile(ControlEvent ev, std::optional<do
     ev.detail = plan.error;
     return ev;
   }
-  ev.value = plan.value;
+  if (plan.has_value) ev.value = plan.value;
+  if (plan.writes.empty()) {
+    ev.detail = plan.note;
+    return ev;
+  }
   std::tie(ev.outcome, ev.detail) = run_writes(plan);
   if (ev.outcome != ControlOutcome::kApplied) return ev;
   const std::string written = ev.detail;
@@ -599,11 +643,11 @@ ControlEvent DevicePoller::Impl::apply_profile(ControlEvent ev, std::optional<do
   // Registers compare exactly; a read-back through another point compares within half a step of
   // the coarser of the two resolutions.
   const double tolerance = 0.5 * std::max(std::abs(p->scale), std::abs(rb->scale)) + 1e-9;
-  const bool same = ev.readback && std::abs(*ev.readback - ev.value) <= tolerance;
+  const bool same = ev.readback && std::abs(*ev.readback - plan.value) <= tolerance;
   if (!same) {
     ev.outcome = ControlOutcome::kMismatch;
     ev.detail = fmt::format("wrote {} = {}, but {} reads back {}: the device did not take the setpoint",
-                            p->name, ev.value, rb->name,
+                            p->name, plan.value, rb->name,
                             ev.readback ? fmt::format("{}", *ev.readback) : std::string("nothing usable"));
   }
   return ev;
@@ -616,7 +660,7 @@ ControlEvent DevicePoller::Impl::apply(const std::string& point, std::optional<d
   ev.device = id;
   ev.point = point;
   ev.action = action;
-  ev.value = value.value_or(0.0);
+  ev.value = value;
   ev.actor = actor;
   ev.reason = reason;
   ev = profile ? apply_profile(std::move(ev), value) : apply_sunspec(std::move(ev), value);
@@ -656,8 +700,8 @@ void DevicePoller::Impl::after_write(Held& h, const ControlEvent& ev) {
   h.sp.last_write_ms = ev.timestamp_ms;
   h.sp.last_outcome = ev.outcome;
   h.sp.last_detail = ev.detail;
-  if (ev.outcome == ControlOutcome::kApplied) {
-    h.sp.value = ev.value;
+  if (ev.outcome == ControlOutcome::kApplied && !h.sp.releasing) {
+    if (ev.value) h.sp.value = *ev.value;
     h.next_write = h.sp.keepalive_ms > 0 ? now + milliseconds(h.sp.keepalive_ms) : SteadyClock::time_point::max();
   } else {
     h.next_write = now + control.retry;  // try again; a mismatch or refusal alarms each time
@@ -666,31 +710,46 @@ void DevicePoller::Impl::after_write(Held& h, const ControlEvent& ev) {
 
 void DevicePoller::Impl::hold(const SetpointCommand& cmd, const ControlEvent& ev) {
   // Held when applied, and when the device did not answer (it gets the value when it is back).
-  // A rejected, refused or ignored command is not held: the alarm says why.
-  if (ev.outcome != ControlOutcome::kApplied && ev.outcome != ControlOutcome::kFailed) {
-    std::lock_guard lock(ctl_mu);
-    held.erase(cmd.point);
-    return;
-  }
+  // A rejected, refused or ignored command changes nothing: what was held before (if anything)
+  // is still what the device holds, and stays held; the alarm says why.
+  if (ev.outcome != ControlOutcome::kApplied && ev.outcome != ControlOutcome::kFailed) return;
   const auto keepalive = keepalive_of(cmd.point);
   Held h;
   h.sp.point = cmd.point;
-  h.sp.value = ev.value;
+  h.sp.value = ev.outcome == ControlOutcome::kApplied && ev.value ? *ev.value : cmd.value;
   h.sp.actor = cmd.actor;
   h.sp.reason = cmd.reason;
   h.sp.since_ms = ev.timestamp_ms;
   h.sp.until_ms = cmd.until_ms;
   h.sp.keepalive_ms = keepalive.count();
-  if (ev.outcome == ControlOutcome::kFailed) h.sp.value = cmd.value;
+  Held* slot = nullptr;
   {
     std::lock_guard lock(ctl_mu);
-    held[cmd.point] = h;
+    slot = &(held[cmd.point] = std::move(h));
   }
-  after_write(held[cmd.point], ev);
+  after_write(*slot, ev);  // held is only changed on this thread: the pointer stays valid
+}
+
+void DevicePoller::Impl::release_held(const std::string& point, const std::string& actor,
+                                      const std::string& reason, const ControlCallback& done) {
+  const ControlEvent ev = apply(point, std::nullopt, ControlAction::kRelease, actor, reason);
+  std::lock_guard lock(ctl_mu);
   if (ev.outcome == ControlOutcome::kFailed) {
-    std::lock_guard lock(ctl_mu);
-    held[cmd.point].sp.value = cmd.value;
+    // The device did not answer: keep trying until it takes the release (or its own timer does).
+    Held& h = held[point];
+    h.sp.point = point;
+    h.sp.actor = actor;
+    h.sp.reason = reason;
+    h.sp.releasing = true;
+    h.sp.until_ms = 0;
+    h.sp.last_write_ms = ev.timestamp_ms;
+    h.sp.last_outcome = ev.outcome;
+    h.sp.last_detail = ev.detail;
+    h.next_write = SteadyClock::now() + control.retry;
+  } else {
+    held.erase(point);
   }
+  if (done) done(ev);
 }
 
 void DevicePoller::Impl::heartbeat_tick(SteadyClock::time_point now) {
@@ -705,10 +764,12 @@ void DevicePoller::Impl::heartbeat_tick(SteadyClock::time_point now) {
     req.address = w->address;
     req.values = w->values;
     const Response r = bus.execute_now(req);
+    note_contact(answered(r.outcome));
     const bool ok = r.outcome == Outcome::kOk;
     // Heartbeats are not audited one by one (one every few seconds, forever): only the first,
-    // and each change between failing and working.
-    if (ok == hb_failing || !hb_started) {
+    // and each change between failing and working, per heartbeat register.
+    HeartbeatState& hb = heartbeats[m.address];
+    if (ok == hb.failing || !hb.started) {
       ControlEvent ev;
       ev.timestamp_ms = unix_ms();
       ev.device = id;
@@ -716,15 +777,15 @@ void DevicePoller::Impl::heartbeat_tick(SteadyClock::time_point now) {
       ev.action = ControlAction::kHeartbeat;
       ev.value = hb_counter + 1;
       ev.actor = "gateway";
-      ev.reason = ok ? (hb_failing ? "heartbeat recovered" : "heartbeat started") : "heartbeat failing";
+      ev.reason = ok ? (hb.failing ? "heartbeat recovered" : "heartbeat started") : "heartbeat failing";
       ev.outcome = ok ? ControlOutcome::kApplied
                       : r.outcome == Outcome::kException ? ControlOutcome::kRefused : ControlOutcome::kFailed;
       ev.detail = ok ? fmt::format("{}=[{}] every {} ms", w->address, fmt::join(w->values, ","),
                                    control.heartbeat.count())
                      : std::string(to_string(r.outcome));
       report(ev);
-      hb_started = true;
-      hb_failing = !ok;
+      hb.started = true;
+      hb.failing = !ok;
     }
   }
   ++hb_counter;
@@ -743,13 +804,12 @@ void DevicePoller::Impl::control_tick() {
     const auto it = held.find(point);
     if (it == held.end()) continue;
     Held& h = it->second;
+    if (h.sp.releasing) {
+      if (reassert || now >= h.next_write) release_held(point, h.sp.actor, h.sp.reason, {});
+      continue;
+    }
     if (h.sp.until_ms != 0 && now_ms >= h.sp.until_ms) {
-      const std::string actor = h.sp.actor;
-      {
-        std::lock_guard lock(ctl_mu);
-        held.erase(it);
-      }
-      apply(point, std::nullopt, ControlAction::kRelease, actor, "the setpoint's time ended");
+      release_held(point, h.sp.actor, "the setpoint's time ended", {});
       continue;
     }
     // Half a tick early rather than a whole tick late: keep-alives must beat the revert timer.
@@ -758,6 +818,12 @@ void DevicePoller::Impl::control_tick() {
         reassert || h.sp.last_outcome != ControlOutcome::kApplied ? ControlAction::kReassert
                                                                    : ControlAction::kKeepAlive;
     const ControlEvent ev = apply(point, h.sp.value, action, h.sp.actor, h.sp.reason);
+    if (ev.outcome == ControlOutcome::kRejected) {
+      // It can never be written (e.g. out of the nameplate learned since): stop, the alarm is out.
+      std::lock_guard lock(ctl_mu);
+      held.erase(point);
+      continue;
+    }
     after_write(h, ev);
   }
 }
@@ -814,51 +880,55 @@ void DevicePoller::set_control(ControlSink* sink, ControlSettings settings) {
 
 void DevicePoller::set(SetpointCommand command, ControlCallback done) {
   Impl* impl = impl_.get();
-  impl->post_control([impl, command = std::move(command), done = std::move(done)] {
+  auto task = [impl, command, done] {
     const ControlEvent ev =
         impl->apply(command.point, command.value, ControlAction::kSet, command.actor, command.reason);
     impl->hold(command, ev);
     if (done) done(ev);
-  });
+  };
+  if (!impl->post_control(std::move(task)) && done) {
+    ControlEvent ev;
+    ev.timestamp_ms = unix_ms();
+    ev.device = impl->id;
+    ev.point = command.point;
+    ev.outcome = ControlOutcome::kFailed;
+    ev.detail = "the bus is stopping";
+    done(ev);
+  }
 }
 
 void DevicePoller::release(std::string point, std::string actor, std::string reason,
                            ControlCallback done) {
   Impl* impl = impl_.get();
-  impl->post_control([impl, point = std::move(point), actor = std::move(actor),
-                      reason = std::move(reason), done = std::move(done)] {
-    {
-      std::lock_guard lock(impl->ctl_mu);
-      impl->held.erase(point);
-    }
-    const ControlEvent ev = impl->apply(point, std::nullopt, ControlAction::kRelease, actor, reason);
-    if (done) done(ev);
-  });
+  auto task = [impl, point, actor, reason, done] { impl->release_held(point, actor, reason, done); };
+  if (!impl->post_control(std::move(task)) && done) {
+    ControlEvent ev;
+    ev.timestamp_ms = unix_ms();
+    ev.device = impl->id;
+    ev.point = point;
+    ev.action = ControlAction::kRelease;
+    ev.outcome = ControlOutcome::kFailed;
+    ev.detail = "the bus is stopping";
+    done(ev);
+  }
 }
 
 std::future<void> DevicePoller::release_all(const std::string& reason) {
+  // Always through the bus queue, even with nothing held now: a set in flight (queued or writing)
+  // is held by the time this task runs, and is released with the rest.
   Impl* impl = impl_.get();
   auto finished = std::make_shared<std::promise<void>>();
   std::future<void> f = finished->get_future();
-  {
-    std::lock_guard lock(impl->ctl_mu);
-    if (impl->held.empty()) {
-      finished->set_value();
-      return f;
-    }
-  }
-  impl->post_control([impl, reason, finished] {
+  const bool posted = impl->post_control([impl, reason, finished] {
     std::vector<std::pair<std::string, std::string>> points;
     {
       std::lock_guard lock(impl->ctl_mu);
       for (const auto& [point, h] : impl->held) points.emplace_back(point, h.sp.actor);
-      impl->held.clear();
     }
-    for (const auto& [point, actor] : points) {
-      impl->apply(point, std::nullopt, ControlAction::kRelease, actor, reason);
-    }
+    for (const auto& [point, actor] : points) impl->release_held(point, actor, reason, {});
     finished->set_value();
   });
+  if (!posted) finished->set_value();
   return f;
 }
 
@@ -874,7 +944,7 @@ std::vector<ControlInfo> DevicePoller::controls() const {
   auto with_override = [&](ControlInfo info) {
     if (const auto it = impl_->control.failsafe.find(info.point); it != impl_->control.failsafe.end()) {
       info.failsafe = it->second;
-      info.release = fmt::format("write {} (configured fail-safe)", it->second);
+      info.release = fmt::format("write {} and keep it in force (configured fail-safe)", it->second);
     }
     out.push_back(std::move(info));
   };

@@ -136,7 +136,7 @@ json schemas() {
                               {"point", kStr},
                               {"action", action},
                               {"outcome", outcome},
-                              {"value", kNum},
+                              {"value", nullable(kNum)},
                               {"readback", nullable(kNum)},
                               {"actor", kStr},
                               {"reason", kStr},
@@ -162,7 +162,8 @@ json schemas() {
                           {"last_write_ms", kInt},
                           {"last_outcome", outcome},
                           {"last_detail", kStr},
-                          {"keepalive_ms", kInt}});
+                          {"keepalive_ms", kInt},
+                          {"releasing", kBool}});
   s["DeviceSetpoints"] = object({{"device", kStr},
                                  {"controls", {{"type", "array"}, {"items", ref("Control")}}},
                                  {"setpoints", {{"type", "array"}, {"items", ref("Setpoint")}}}});

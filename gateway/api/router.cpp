@@ -806,7 +806,7 @@ json control_event_json(const adapters::ControlEvent& ev) {
           {"point", ev.point},
           {"action", std::string(adapters::to_string(ev.action))},
           {"outcome", std::string(adapters::to_string(ev.outcome))},
-          {"value", ev.value},
+          {"value", ev.value ? json(*ev.value) : json(nullptr)},
           {"readback", ev.readback ? json(*ev.readback) : json(nullptr)},
           {"actor", ev.actor},
           {"reason", ev.reason},

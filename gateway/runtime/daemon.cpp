@@ -123,7 +123,8 @@ class AuditSink final : public adapters::ControlSink {
       e->kind = ev.action == ControlAction::kHeartbeat ? "heartbeat" : "setpoint";
       e->device = ev.device;
       e->point = ev.point;
-      e->message = fmt::format("{} {} = {}: {}{}{}", adapters::to_string(ev.action), ev.point, ev.value,
+      e->message = fmt::format("{} {}{}: {}{}{}", adapters::to_string(ev.action), ev.point,
+                               ev.value ? fmt::format(" = {}", *ev.value) : std::string(),
                                adapters::to_string(ev.outcome), ev.detail.empty() ? "" : ": ", ev.detail);
     }
     log_.append(std::move(a), std::move(e));
@@ -202,7 +203,8 @@ struct ModbusFleet {
                       {"since_ms", s.since_ms}, {"until_ms", s.until_ms},
                       {"last_write_ms", s.last_write_ms},
                       {"last_outcome", std::string(adapters::to_string(s.last_outcome))},
-                      {"last_detail", s.last_detail}, {"keepalive_ms", s.keepalive_ms}});
+                      {"last_detail", s.last_detail}, {"keepalive_ms", s.keepalive_ms},
+                      {"releasing", s.releasing}});
     }
     return nlohmann::json{{"device", id}, {"controls", std::move(controls)}, {"setpoints", std::move(held)}};
   }

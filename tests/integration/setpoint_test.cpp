@@ -49,12 +49,13 @@ ControlEvent release_and_wait(DevicePoller& p, const std::string& point) {
 // A poller with its sink, set up for setpoints with a short revert timer.
 struct Rig {
   explicit Rig(int port, std::uint8_t unit, std::chrono::seconds revert = 3s,
-               std::chrono::milliseconds heartbeat = 0ms)
+               std::chrono::milliseconds heartbeat = 0ms, std::map<std::string, double> failsafe = {})
       : bus(tcp_bus(port)), poller(bus, "dev", unit, nullptr, sink, quick()) {
     ControlSettings cs;
     cs.revert = revert;
     cs.retry = 500ms;
     cs.heartbeat = heartbeat;
+    cs.failsafe = std::move(failsafe);
     poller.set_control(&sink, cs);
     poller.start();
   }
@@ -133,6 +134,8 @@ TEST(Setpoints, OutOfRangeAndUnknownControlsAreRejectedBeforeWriting) {
   ASSERT_TRUE(port);
   Rig pv(*port, 1);
   Rig bat(*port, 2);
+  // Out of the control's own range: refused at once, even before discovery, never held.
+  EXPECT_EQ(set_and_wait(pv.poller, "controls.WMaxLimPct", 101).outcome, ControlOutcome::kRejected);
   ASSERT_TRUE(pv.reads("controls.WMaxLim_Ena", 0, 10s));
   ASSERT_TRUE(eventually(10s, [&] { return bat.value("battery.WChaRteMax") > 0; }));
 
@@ -336,6 +339,13 @@ kind = "meter"
 source = "Eastron SDM630 Modbus Protocol, holding register 40003 (demand period)"
 max_read_registers = 80
 [[points]]
+name = "not_there"
+table = "holding"
+address = 200
+type = "u16"
+poll = "fast"
+description = "answers exception 2 on every poll: the device is there, one block is not"
+[[points]]
 name = "demand_period_min"
 table = "holding"
 address = 2
@@ -369,19 +379,65 @@ poll = "fast"
   ASSERT_TRUE(ev.readback);
   EXPECT_EQ(*ev.readback, 15);
   EXPECT_TRUE(eventually(3s, [&] { return sink.latest("dev", "demand_period_min")->value == 15; }));
-  // Within the profile's range, refused by the device.
+  // Within the profile's range, refused by the device: the 15 it holds stays held.
   ev = set_and_wait(meter, "demand_period_min", 7);
   EXPECT_EQ(ev.outcome, ControlOutcome::kRefused) << ev.detail;
-  EXPECT_EQ(meter.setpoints().size(), 0u) << "a refused command replaces nothing silently";
-  // Outside it: rejected before the line is used.
+  ASSERT_EQ(meter.setpoints().size(), 1u);
+  EXPECT_EQ(meter.setpoints()[0].value, 15);
+  // Outside it: rejected before the line is used; still 15.
   ev = set_and_wait(meter, "demand_period_min", 90);
   EXPECT_EQ(ev.outcome, ControlOutcome::kRejected) << ev.detail;
+  EXPECT_EQ(meter.setpoints()[0].value, 15);
+  // A block that answers with an exception on every poll is not lost contact: no re-assertion.
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(sink.events_of(ControlAction::kReassert, ControlOutcome::kApplied), 0);
   // Back to 15, then released to the profile's fail-safe.
   ASSERT_EQ(set_and_wait(meter, "demand_period_min", 15).outcome, ControlOutcome::kApplied);
   const auto rel = release_and_wait(meter, "demand_period_min");
   EXPECT_EQ(rel.outcome, ControlOutcome::kApplied) << rel.detail;
   EXPECT_EQ(rel.readback, 60.0);
   EXPECT_TRUE(eventually(3s, [&] { return sink.latest("dev", "demand_period_min")->value == 60; }));
+}
+
+
+TEST(Setpoints, AConfiguredFailSafeStaysInForceAfterRelease) {
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port);
+  Rig rig(*port, 1, 60s, 0ms, {{"controls.WMaxLimPct", 50}});
+  ASSERT_TRUE(rig.reads("controls.WMaxLim_Ena", 0, 10s));
+  ASSERT_EQ(set_and_wait(rig.poller, "controls.WMaxLimPct", 20).outcome, ControlOutcome::kApplied);
+  ASSERT_EQ(rig.poller.release_all("stopping").wait_for(5s), std::future_status::ready);
+  // "Curtail to 50 % when the gateway stops": enabled, at 50 %, with no revert timer.
+  EXPECT_TRUE(rig.reads("controls.WMaxLimPct", 50));
+  EXPECT_TRUE(rig.reads("controls.WMaxLim_Ena", 1));
+  EXPECT_TRUE(rig.reads("controls.WMaxLimPct_RvrtTms", 0));
+  const auto controls = rig.poller.controls();
+  ASSERT_FALSE(controls.empty());
+  EXPECT_EQ(controls[0].failsafe, 50.0);
+}
+
+TEST(Setpoints, AReleaseTheDeviceMissesIsRetriedUntilItTakesIt) {
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port);
+  Rig rig(*port, 1, 60s);
+  ASSERT_TRUE(rig.reads("controls.WMaxLim_Ena", 0, 10s));
+  ASSERT_EQ(set_and_wait(rig.poller, "controls.WMaxLimPct", 30).outcome, ControlOutcome::kApplied);
+  // The device goes silent for 3 s; the release during that time cannot reach it.
+  ASSERT_EQ(write_now(rig.bus, 1, kFaultArg, 3).outcome, Outcome::kOk);
+  ASSERT_EQ(write_now(rig.bus, 1, kFaultMode, 6).outcome, Outcome::kOk);
+  const ControlEvent rel = release_and_wait(rig.poller, "controls.WMaxLimPct");
+  EXPECT_EQ(rel.outcome, ControlOutcome::kFailed) << rel.detail;
+  auto held = rig.poller.setpoints();
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_TRUE(held[0].releasing);
+  // It comes back: the release is written then, and nothing is held any more.
+  EXPECT_TRUE(eventually(20s, [&] {
+    return rig.sink.events_of(ControlAction::kRelease, ControlOutcome::kApplied) == 1;
+  }));
+  EXPECT_TRUE(rig.reads("controls.WMaxLim_Ena", 0, 5s));
+  EXPECT_TRUE(rig.poller.setpoints().empty());
 }
 
 }  // namespace
