@@ -486,7 +486,6 @@ WritePlan plan_profile_write(const Profile& profile, const Point& p, double valu
     // type or scale (KEBA reads back mA as a u32 at another address).
     if (rb == &p) plan.checks.push_back({p.table, p.address, regs});
   }
-  (void)profile;
   return plan;
 }
 
