@@ -150,7 +150,9 @@ struct DevicePoller::Impl {
                      const std::string& actor, const std::string& reason);
   ControlEvent apply_sunspec(ControlEvent ev, std::optional<double> value);
   ControlEvent apply_profile(ControlEvent ev, std::optional<double> value);
-  std::pair<ControlOutcome, std::string> run_writes(const WritePlan& plan);
+  // Writes a plan and fills ev's outcome, value and detail (the registers written); true when
+  // there is something to read back (written, and the device took the writes).
+  bool write_plan(const WritePlan& plan, ControlEvent& ev);
   std::chrono::milliseconds keepalive_of(const std::string& point);
   void hold(const SetpointCommand& cmd, const ControlEvent& ev);
   // Releases a point and forgets it; a release the device did not answer is kept and retried.
@@ -486,7 +488,17 @@ bool DevicePoller::Impl::post_control(std::function<void()> fn) {
   return true;
 }
 
-std::pair<ControlOutcome, std::string> DevicePoller::Impl::run_writes(const WritePlan& plan) {
+bool DevicePoller::Impl::write_plan(const WritePlan& plan, ControlEvent& ev) {
+  if (!plan.ok()) {
+    ev.outcome = ControlOutcome::kRejected;
+    ev.detail = plan.error;
+    return false;
+  }
+  if (plan.has_value) ev.value = plan.value;
+  if (plan.writes.empty()) {  // nothing to write (a release without fail-safe): done
+    ev.detail = plan.note;
+    return false;
+  }
   for (const RegisterWrite& w : plan.writes) {
     Request req;
     req.op = w.table == Table::kCoil ? Request::Op::kWriteCoil : Request::Op::kWriteRegisters;
@@ -497,14 +509,19 @@ std::pair<ControlOutcome, std::string> DevicePoller::Impl::run_writes(const Writ
     const Response r = bus.execute_now(req);
     note_contact(answered(r.outcome));
     if (r.outcome == Outcome::kException) {
-      return {ControlOutcome::kRefused,
-              fmt::format("the device refused the write at {} with exception {}", w.address, r.exception_code)};
+      ev.outcome = ControlOutcome::kRefused;
+      ev.detail = fmt::format("the device refused the write at {} with exception {}", w.address, r.exception_code);
+      return false;
     }
     if (r.outcome != Outcome::kOk) {
-      return {ControlOutcome::kFailed, fmt::format("write at {}: {}", w.address, to_string(r.outcome))};
+      ev.outcome = ControlOutcome::kFailed;
+      ev.detail = fmt::format("write at {}: {}", w.address, to_string(r.outcome));
+      return false;
     }
   }
-  return {ControlOutcome::kApplied, plan.describe()};
+  ev.outcome = ControlOutcome::kApplied;
+  ev.detail = plan.describe();
+  return true;
 }
 
 ControlEvent DevicePoller::Impl::apply_sunspec(ControlEvent ev, std::optional<double> value) {
@@ -553,18 +570,7 @@ ControlEvent DevicePoller::Impl::apply_sunspec(ControlEvent ev, std::optional<do
       value ? plan_sunspec_set(*c, ctx, *value)
             : plan_sunspec_release(*c, ctx, fs == control.failsafe.end() ? std::nullopt
                                                                           : std::optional(fs->second));
-  if (!plan.ok()) {
-    ev.outcome = ControlOutcome::kRejected;
-    ev.detail = plan.error;
-    return ev;
-  }
-  if (plan.has_value) ev.value = plan.value;
-  if (plan.writes.empty()) {
-    ev.detail = plan.note;
-    return ev;
-  }
-  std::tie(ev.outcome, ev.detail) = run_writes(plan);
-  if (ev.outcome != ControlOutcome::kApplied) return ev;
+  if (!write_plan(plan, ev)) return ev;
   const std::string written = ev.detail;
   if (const auto st = sunspec::read_model(reader, *m, block); !st.is_ok()) {
     ev.outcome = ControlOutcome::kFailed;
@@ -601,18 +607,7 @@ ControlEvent DevicePoller::Impl::apply_profile(ControlEvent ev, std::optional<do
       value ? plan_profile_set(*profile, *p, *value)
             : plan_profile_release(*profile, *p, fs == control.failsafe.end() ? std::nullopt
                                                                                : std::optional(fs->second));
-  if (!plan.ok()) {
-    ev.outcome = ControlOutcome::kRejected;
-    ev.detail = plan.error;
-    return ev;
-  }
-  if (plan.has_value) ev.value = plan.value;
-  if (plan.writes.empty()) {
-    ev.detail = plan.note;
-    return ev;
-  }
-  std::tie(ev.outcome, ev.detail) = run_writes(plan);
-  if (ev.outcome != ControlOutcome::kApplied) return ev;
+  if (!write_plan(plan, ev)) return ev;
   const std::string written = ev.detail;
   const Point* rb = profile_readback_point(*profile, *p);
   if (rb == nullptr) {

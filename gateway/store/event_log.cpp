@@ -232,59 +232,60 @@ sqlite3* EventLog::Impl::read_connection() const {
   return reader.get();
 }
 
-std::vector<EventRecord> EventLog::events(const LogQuery& q) const {
-  std::lock_guard lock(impl_->read_mu);
-  std::vector<EventRecord> out;
-  sqlite3* db = impl_->read_connection();
+namespace {
+
+// Runs one of the two log queries: `columns` FROM `table`, filtered and paged by `q`, newest
+// first; `row` turns each result row into a record.
+template <typename Record, typename RowFn>
+std::vector<Record> query_log(sqlite3* db, std::string_view columns, std::string_view table,
+                              const LogQuery& q, RowFn row) {
+  std::vector<Record> out;
   if (db == nullptr) return out;
-  auto stmt = detail::prepare(
-      db,
-      "SELECT id, ts_ms, severity, kind, device, point, message FROM events "
-      "WHERE (?1 = '' OR device = ?1) AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
-      nullptr);
+  const std::string sql = fmt::format(
+      "SELECT {} FROM {} WHERE (?1 = '' OR device = ?1) AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
+      columns, table);
+  auto stmt = detail::prepare(db, sql, nullptr);
   if (!stmt) return out;
   sqlite3_stmt* s = stmt.get();
   bind_text(s, 1, q.device);
   sqlite3_bind_int64(s, 2, q.before_id);
   sqlite3_bind_int64(s, 3, static_cast<std::int64_t>(std::min(q.limit, kMaxQueryRows)));
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    out.push_back({sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), column_text(s, 2),
-                   column_text(s, 3), column_text(s, 4), column_text(s, 5), column_text(s, 6)});
-  }
+  while (sqlite3_step(s) == SQLITE_ROW) out.push_back(row(s));
   return out;
+}
+
+}  // namespace
+
+std::vector<EventRecord> EventLog::events(const LogQuery& q) const {
+  std::lock_guard lock(impl_->read_mu);
+  return query_log<EventRecord>(
+      impl_->read_connection(), "id, ts_ms, severity, kind, device, point, message", "events", q,
+      [](sqlite3_stmt* s) {
+        return EventRecord{sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), column_text(s, 2),
+                           column_text(s, 3), column_text(s, 4), column_text(s, 5), column_text(s, 6)};
+      });
 }
 
 std::vector<AuditRecord> EventLog::audit(const LogQuery& q) const {
   std::lock_guard lock(impl_->read_mu);
-  std::vector<AuditRecord> out;
-  sqlite3* db = impl_->read_connection();
-  if (db == nullptr) return out;
-  auto stmt = detail::prepare(
-      db,
-      "SELECT id, ts_ms, device, point, action, value, readback, outcome, actor, reason, detail "
-      "FROM audit WHERE (?1 = '' OR device = ?1) AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
-      nullptr);
-  if (!stmt) return out;
-  sqlite3_stmt* s = stmt.get();
-  bind_text(s, 1, q.device);
-  sqlite3_bind_int64(s, 2, q.before_id);
-  sqlite3_bind_int64(s, 3, static_cast<std::int64_t>(std::min(q.limit, kMaxQueryRows)));
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    AuditRecord r;
-    r.id = sqlite3_column_int64(s, 0);
-    r.timestamp_ms = sqlite3_column_int64(s, 1);
-    r.device = column_text(s, 2);
-    r.point = column_text(s, 3);
-    r.action = column_text(s, 4);
-    r.value = column_optional(s, 5);
-    r.readback = column_optional(s, 6);
-    r.outcome = column_text(s, 7);
-    r.actor = column_text(s, 8);
-    r.reason = column_text(s, 9);
-    r.detail = column_text(s, 10);
-    out.push_back(std::move(r));
-  }
-  return out;
+  return query_log<AuditRecord>(
+      impl_->read_connection(),
+      "id, ts_ms, device, point, action, value, readback, outcome, actor, reason, detail", "audit", q,
+      [](sqlite3_stmt* s) {
+        AuditRecord r;
+        r.id = sqlite3_column_int64(s, 0);
+        r.timestamp_ms = sqlite3_column_int64(s, 1);
+        r.device = column_text(s, 2);
+        r.point = column_text(s, 3);
+        r.action = column_text(s, 4);
+        r.value = column_optional(s, 5);
+        r.readback = column_optional(s, 6);
+        r.outcome = column_text(s, 7);
+        r.actor = column_text(s, 8);
+        r.reason = column_text(s, 9);
+        r.detail = column_text(s, 10);
+        return r;
+      });
 }
 
 }  // namespace gridlet::store
