@@ -38,6 +38,7 @@ using gridlet::testing::TempDir;
 using gridlet::testing::write_file;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
+using gridlet::testing::find_on_path;
 
 const std::string kGatewayd = GATEWAYD_PATH;
 const std::filesystem::path kSourceDir = GRIDLET_SOURCE_DIR;
@@ -46,18 +47,6 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::optional<std::filesystem::path> find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return std::nullopt;
-  std::stringstream dirs(path);
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    if (dir.empty()) continue;
-    const auto candidate = std::filesystem::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return std::nullopt;
 }
 
 // A running `gatewayd run` on a free loopback port, with a viewer token. Stopped with SIGTERM by

@@ -37,20 +37,9 @@ namespace mb = gridlet::adapters::modbus;
 namespace sunspec = gridlet::adapters::sunspec;
 using gridlet::testing::ChildProcess;
 using namespace std::chrono_literals;
+using gridlet::testing::find_on_path;
 
 const std::filesystem::path kInteropDir = std::filesystem::path(GRIDLET_SOURCE_DIR) / "tests/interop";
-
-std::optional<std::filesystem::path> find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return std::nullopt;
-  std::stringstream dirs(path);
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    if (dir.empty()) continue;
-    const auto candidate = std::filesystem::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return std::nullopt;
-}
 
 // A server child process that prints its TCP port once bound; killed when the object dies.
 class PortServer {
