@@ -20,7 +20,7 @@
 // other address gets exception 2 (illegal data address), writes too. Stops on SIGTERM or SIGINT.
 "use strict";
 
-const ModbusRTU = require("modbus-serial");
+const { RegisterImage, serve } = require("./sunspec_register_server");
 
 function usage(message) {
   console.error(`sunspec_inverter_server.js: ${message}`);
@@ -51,23 +51,11 @@ for (let i = 0; i < argv.length; i++) {
   }
 }
 
-const regs = new Map(); // address -> uint16
-
-function put(address, value) {
-  regs.set(address, value & 0xffff);
-}
-function putString(address, sizeRegs, text) {
-  const bytes = Buffer.alloc(sizeRegs * 2); // NUL-padded
-  bytes.write(text, "ascii");
-  for (let i = 0; i < sizeRegs; i++) put(address + i, bytes.readUInt16BE(2 * i));
-}
-function putInt16(address, value) {
-  put(address, value < 0 ? 0x10000 + value : value);
-}
-function putUint32(address, value) {
-  put(address, Math.floor(value / 0x10000));
-  put(address + 1, value % 0x10000);
-}
+const image = new RegisterImage();
+const put = image.put.bind(image);
+const putString = image.putString.bind(image);
+const putInt16 = image.putInt16.bind(image);
+const putUint32 = image.putUint32.bind(image);
 
 // "SunS"
 put(base, 0x5375);
@@ -148,52 +136,4 @@ setInterval(() => {
   putUint32(m103 + 24, wh);
 }, 500).unref();
 
-function illegalAddress() {
-  const err = new Error("illegal data address");
-  err.modbusErrorCode = 0x02;
-  return err;
-}
-
-const vector = {
-  getHoldingRegister(address) {
-    if (!regs.has(address)) throw illegalAddress();
-    return regs.get(address);
-  },
-  getInputRegister() {
-    throw illegalAddress();
-  },
-  getCoil() {
-    throw illegalAddress();
-  },
-  getDiscreteInput() {
-    throw illegalAddress();
-  },
-  setRegister() {
-    throw illegalAddress();
-  },
-  setCoil() {
-    throw illegalAddress();
-  },
-};
-
-// modbus-serial reads `options.port || 502`, so a numeric 0 would become 502; the string "0" is
-// truthy and Node's listen() accepts it as "any free port".
-const server = new ModbusRTU.ServerTCP(vector, { host: "127.0.0.1", port: portArg, unitID: unitId });
-
-server.on("initialized", () => {
-  process.stdout.write(`listening ${server._server.address().port}\n`);
-});
-server.on("serverError", (err) => {
-  console.error(`sunspec_inverter_server: ${err.message}`);
-  process.exit(1);
-});
-server.on("socketError", (err) => {
-  console.error(`sunspec_inverter_server: socket: ${err.message}`);
-});
-
-function stop() {
-  server.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 1000).unref();
-}
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+serve(image, { port: portArg, unitId, name: "sunspec_inverter_server" });

@@ -13,26 +13,14 @@
 // Any other address gets exception 2 (illegal data address). Stops on SIGTERM or SIGINT.
 "use strict";
 
-const ModbusRTU = require("modbus-serial");
+const { RegisterImage, serve } = require("./sunspec_register_server");
 
 const BASE = 40000;
-const regs = new Map(); // address -> uint16
-
-function put(address, value) {
-  regs.set(address, value & 0xffff);
-}
-function putString(address, sizeRegs, text) {
-  const bytes = Buffer.alloc(sizeRegs * 2); // NUL-padded
-  bytes.write(text, "ascii");
-  for (let i = 0; i < sizeRegs; i++) put(address + i, bytes.readUInt16BE(2 * i));
-}
-function putInt16(address, value) {
-  put(address, value < 0 ? 0x10000 + value : value);
-}
-function putUint32(address, value) {
-  put(address, Math.floor(value / 0x10000));
-  put(address + 1, value % 0x10000);
-}
+const image = new RegisterImage();
+const put = image.put.bind(image);
+const putString = image.putString.bind(image);
+const putInt16 = image.putInt16.bind(image);
+const putUint32 = image.putUint32.bind(image);
 
 // "SunS"
 put(BASE, 0x5375);
@@ -100,57 +88,9 @@ const end = m103 + 2 + 50;
 put(end, 0xffff);
 put(end + 1, 0);
 
-function illegalAddress() {
-  const err = new Error("illegal data address");
-  err.modbusErrorCode = 0x02;
-  return err;
-}
-
-const vector = {
-  getHoldingRegister(address) {
-    if (!regs.has(address)) throw illegalAddress();
-    return regs.get(address);
-  },
-  getInputRegister() {
-    throw illegalAddress();
-  },
-  getCoil() {
-    throw illegalAddress();
-  },
-  getDiscreteInput() {
-    throw illegalAddress();
-  },
-  setRegister() {
-    throw illegalAddress();
-  },
-  setCoil() {
-    throw illegalAddress();
-  },
-};
-
 const arg = process.argv[2] === undefined ? "0" : process.argv[2];
 if (!/^\d+$/.test(arg) || Number(arg) > 65535) {
   console.error(`usage: sunspec_server.js [PORT]  ("${arg}" is not a port)`);
   process.exit(2);
 }
-// modbus-serial reads `options.port || 502`, so a numeric 0 would become 502; the string "0" is
-// truthy and Node's listen() accepts it as "any free port".
-const server = new ModbusRTU.ServerTCP(vector, { host: "127.0.0.1", port: arg, unitID: 1 });
-
-server.on("initialized", () => {
-  process.stdout.write(`listening ${server._server.address().port}\n`);
-});
-server.on("serverError", (err) => {
-  console.error(`sunspec_server: ${err.message}`);
-  process.exit(1);
-});
-server.on("socketError", (err) => {
-  console.error(`sunspec_server: socket: ${err.message}`);
-});
-
-function stop() {
-  server.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 1000).unref();
-}
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+serve(image, { port: arg, unitId: 1, name: "sunspec_server" });
