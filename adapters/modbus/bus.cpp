@@ -1,170 +1,228 @@
 #include "adapters/modbus/bus.hpp"
 
-#include <modbus/modbus.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cmath>
 #include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "adapters/modbus/unit_policy.hpp"
+
 namespace gridlet::adapters::modbus {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using std::chrono::duration_cast;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
-// Consecutive failures after which a unit is offline and backs off.
-constexpr int kFailuresBeforeBackoff = 3;
 // Reconnect attempts of a broken TCP connection or serial port back off up to this.
 constexpr milliseconds kReconnectBackoffMax{30000};
+constexpr milliseconds kReconnectBackoffInitial{500};
+// After a timeout or a garbled reply a serial line must be quiet this long before the next frame.
+constexpr milliseconds kResyncQuietMin{50};
 
 std::int64_t unix_ms() {
   return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// Maps libmodbus's errno after a failed call to our outcome.
-Outcome classify(int err, int* exception_code) {
-  if (err > MODBUS_ENOBASE && err <= EMBXGTAR) {
-    *exception_code = err - MODBUS_ENOBASE;
-    return Outcome::kException;
-  }
-  switch (err) {
-    case ETIMEDOUT:
-      return Outcome::kTimeout;
-    case EMBBADCRC:
-    case EMBBADDATA:
-    case EMBBADEXC:
-    case EMBUNKEXC:
-    case EMBMDATA:
-    case EMBBADSLAVE:
-      return Outcome::kMalformed;
-    default:
-      return Outcome::kIoError;
-  }
-}
-
-struct UnitState {
+struct UnitRecord {
+  explicit UnitRecord(const UnitPolicySettings& s) : policy(s) {}
+  UnitPolicy policy;
   UnitHealth health;
-  int consecutive_failures = 0;
-  milliseconds backoff{0};
-  Clock::time_point backoff_until{};
-  // Adaptive response timeout (RFC 6298 style), per unit: a slow unit behind a TCP gateway does
-  // not slow the timeouts of its neighbours.
-  double srtt_ms = -1;
-  double rttvar_ms = 0;
-  milliseconds timeout{0};
 };
 
-struct PeriodicTask {
-  std::uint64_t id;
-  milliseconds period;
-  Clock::time_point due;
-  std::function<void()> fn;
+// One entry of the bus queue: a periodic task, a one-shot task, or a submitted request.
+struct Item {
+  std::uint64_t id = 0;
+  Priority priority = Priority::kNormal;
+  int unit = kAnyUnit;
+  milliseconds period{0};  // 0: one-shot
+  SteadyClock::time_point due{};
+  std::shared_ptr<std::function<void()>> fn;
+  std::function<void()> refuse;  // submitted requests: answers kRefused when never run
 };
+
+UnitPolicySettings policy_settings(const BusSettings& s) {
+  UnitPolicySettings p;
+  p.timeout = s.timeout;
+  p.timeout_floor = std::min(s.timeout_floor, s.timeout);
+  p.timeout_ceiling = std::max(s.timeout_ceiling, p.timeout_floor);
+  p.probe_timeout = std::min(s.probe_timeout, s.timeout);
+  p.backoff_initial = s.backoff_initial;
+  p.backoff_max = s.backoff_max;
+  return p;
+}
 
 }  // namespace
 
-std::string_view to_string(Table t) {
-  switch (t) {
-    case Table::kHolding: return "holding";
-    case Table::kInput: return "input";
-    case Table::kCoil: return "coil";
-    case Table::kDiscrete: return "discrete";
-  }
-  return "unknown";
-}
-
-std::string_view to_string(Outcome o) {
-  switch (o) {
-    case Outcome::kOk: return "ok";
-    case Outcome::kTimeout: return "timeout";
-    case Outcome::kException: return "exception";
-    case Outcome::kMalformed: return "malformed";
-    case Outcome::kIoError: return "io_error";
-    case Outcome::kOffline: return "offline";
-    case Outcome::kRefused: return "refused";
+std::string_view to_string(Priority p) {
+  switch (p) {
+    case Priority::kWrite: return "write";
+    case Priority::kKeepAlive: return "keepalive";
+    case Priority::kFast: return "fast";
+    case Priority::kNormal: return "normal";
+    case Priority::kSlow: return "slow";
+    case Priority::kDiscovery: return "discovery";
   }
   return "unknown";
 }
 
 struct Bus::Impl {
-  explicit Impl(BusSettings s) : settings(std::move(s)) {}
+  Impl(BusSettings s, std::unique_ptr<Transport> t)
+      : settings(std::move(s)), policy(policy_settings(settings)), transport(std::move(t)) {
+    stats.id = settings.id;
+  }
 
-  BusSettings settings;
-  modbus_t* ctx = nullptr;
-  std::atomic<bool> connected{false};  // written by the worker, read by health()
+  const BusSettings settings;
+  const UnitPolicySettings policy;
+  const std::unique_ptr<Transport> transport;
+  bool has_worker = false;
+
+  // Bus thread only.
   milliseconds reconnect_backoff{0};
-  Clock::time_point reconnect_at{};
-  Clock::time_point last_frame_end{};
+  SteadyClock::time_point reconnect_at{};
+  SteadyClock::time_point last_frame_end{};
+  bool connect_failing = false;
+  std::optional<std::uint8_t> late_unit;  // timed out last: a garbled reply next is its answer
+  int depth = 0;                           // nesting of running items
+  Priority running_priority = Priority::kWrite;
+  std::atomic<bool> connected{false};
 
   mutable std::mutex mu;
   std::condition_variable cv;
+  bool draining = false;  // guarded by mu
   bool stopping = false;
-  std::deque<std::pair<Request, Callback>> writes;
-  std::deque<std::pair<Request, Callback>> reads;
-  std::vector<PeriodicTask> tasks;
-  std::uint64_t tasks_generation = 0;
-  std::uint64_t next_task_id = 1;
-  std::set<std::uint64_t> running_tasks;  // ids whose fn runs right now (on the worker)
-  std::thread::id worker_id;  // bumped when tasks are added: the worker re-plans its wait
-  std::map<std::uint8_t, UnitState> units;  // guarded by mu (read by health())
-  BusHealth stats;                          // guarded by mu
-  std::thread worker;
+  bool finished = false;
+  std::vector<Item> items;
+  std::uint64_t next_id = 1;
+  std::size_t queued_requests = 0;
+  std::set<std::uint64_t> running;  // ids whose fn runs right now
+  std::thread::id worker_id;
+  std::map<std::uint8_t, UnitRecord> units;
+  BusHealth stats;
 
   void run();
   Response execute(const Request& r);
   bool ensure_connected();
-  void disconnect();
-  void record(const Request& r, const Response& resp, UnitState& unit);
+  Response exchange(const Request& r, milliseconds timeout);
+  void record(const Request& r, const Response& resp, UnitRecord& unit);
+  UnitRecord& unit_of(std::uint8_t unit) { return units.try_emplace(unit, policy).first->second; }
+
+  // Caller holds mu. The priority an item runs at now: a poll of a unit that is not online is a
+  // probe, the least urgent work.
+  Priority effective(const Item& item) {
+    if (item.unit == kAnyUnit || item.priority <= Priority::kKeepAlive) return item.priority;
+    const auto it = units.find(static_cast<std::uint8_t>(item.unit));
+    const bool online = it != units.end() && it->second.policy.state() == UnitPolicy::State::kOnline;
+    return online ? item.priority : Priority::kDiscovery;
+  }
+  // Caller holds mu. The most urgent due item no less urgent than `limit`, or items.end().
+  std::vector<Item>::iterator pick(SteadyClock::time_point now, Priority limit) {
+    auto best = items.end();
+    Priority best_priority = Priority::kDiscovery;
+    for (auto it = items.begin(); it != items.end(); ++it) {
+      if (it->due > now || running.contains(it->id)) continue;
+      const Priority p = effective(*it);
+      if (p > limit) continue;
+      if (best == items.end() || p < best_priority || (p == best_priority && it->due < best->due)) {
+        best = it;
+        best_priority = p;
+      }
+    }
+    return best;
+  }
+  // Caller holds mu (through `lock`); runs the item without it.
+  void run_item(std::unique_lock<std::mutex>& lock, std::vector<Item>::iterator it,
+                SteadyClock::time_point now) {
+    const std::uint64_t id = it->id;
+    const Priority priority = effective(*it);
+    auto fn = it->fn;
+    if (it->period.count() > 0) {
+      it->due += it->period * ((now - it->due) / it->period + 1);  // stay on the grid, never burst
+    } else {
+      if (it->refuse) --queued_requests;
+      items.erase(it);
+      stats.queue_depth = queued_requests;
+    }
+    running.insert(id);
+    const Priority outer = running_priority;
+    running_priority = priority;
+    ++depth;
+    lock.unlock();
+    (*fn)();
+    lock.lock();
+    --depth;
+    running_priority = outer;
+    running.erase(id);
+    cv.notify_all();
+  }
 };
 
 bool Bus::Impl::ensure_connected() {
-  if (connected) return true;
-  const auto now = Clock::now();
+  if (transport->connected()) return true;
+  const auto now = SteadyClock::now();
   if (now < reconnect_at) return false;
-  if (ctx == nullptr) {
-    ctx = settings.rtu ? modbus_new_rtu(settings.device.c_str(), settings.baud, settings.parity,
-                                        settings.data_bits, settings.stop_bits)
-                       : modbus_new_tcp_pi(settings.host.c_str(),
-                                           std::to_string(settings.port).c_str());
-    if (ctx == nullptr) return false;
-  }
-  if (modbus_connect(ctx) == 0) {
+  if (transport->connect()) {
+    if (connect_failing) spdlog::info("bus {}: connected again", settings.id);
+    connect_failing = false;
     connected = true;
     reconnect_backoff = milliseconds(0);
     return true;
   }
-  reconnect_backoff = std::min(kReconnectBackoffMax,
-                               reconnect_backoff.count() == 0 ? milliseconds(500) : reconnect_backoff * 2);
+  connected = false;
+  reconnect_backoff = std::min(kReconnectBackoffMax, reconnect_backoff.count() == 0
+                                                         ? kReconnectBackoffInitial
+                                                         : reconnect_backoff * 2);
   reconnect_at = now + reconnect_backoff;
+  if (!connect_failing) {
+    spdlog::warn("bus {}: cannot connect to {}: {} (retrying, backing off up to {} s)", settings.id,
+                 settings.rtu ? settings.device : settings.host + ":" + std::to_string(settings.port),
+                 transport->last_error(), kReconnectBackoffMax.count() / 1000);
+  }
+  connect_failing = true;
   return false;
 }
 
-void Bus::Impl::disconnect() {
-  if (ctx != nullptr && connected) modbus_close(ctx);
-  connected = false;
+Response Bus::Impl::exchange(const Request& r, milliseconds timeout) {
+  // RTU: keep the line silent for the configured gap between frames (slow devices need more than
+  // the 3.5 character times of the standard).
+  if (settings.rtu) {
+    const auto quiet_until = last_frame_end + settings.frame_gap;
+    if (SteadyClock::now() < quiet_until) std::this_thread::sleep_until(quiet_until);
+  }
+  const auto t0 = SteadyClock::now();
+  Response resp = transport->exchange(r, timeout);
+  const auto t1 = SteadyClock::now();
+  last_frame_end = t1;
+  resp.latency = duration_cast<microseconds>(t1 - t0);
+  resp.completed_ms = unix_ms();
+  if (!transport->connected()) connected = false;
+  return resp;
 }
 
 Response Bus::Impl::execute(const Request& r) {
   Response resp;
-  UnitState* unit = nullptr;
+  milliseconds timeout{0};
   {
     std::lock_guard lock(mu);
-    unit = &units[r.unit];
-    if (unit->timeout.count() == 0) unit->timeout = settings.timeout;
-    if (Clock::now() < unit->backoff_until) {
+    // Stopping, or draining and this is not setpoint work: refused without touching the line.
+    if (stopping || (draining && running_priority > Priority::kWrite)) {
+      resp.outcome = Outcome::kRefused;
+      resp.completed_ms = unix_ms();
+      return resp;
+    }
+    UnitRecord& unit = unit_of(r.unit);
+    if (!unit.policy.may_send(SteadyClock::now())) {
       resp.outcome = Outcome::kOffline;
       resp.completed_ms = unix_ms();
       ++stats.errors["offline"];  // not sent: the unit backs off
       return resp;
     }
+    timeout = unit.policy.timeout();
   }
   if (!ensure_connected()) {
     // The line is down, not the unit: counted for the bus, no unit backs off for it.
@@ -175,209 +233,209 @@ Response Bus::Impl::execute(const Request& r) {
     ++stats.errors["io_error"];
     return resp;
   }
-  // RTU: keep the line silent for the configured gap between frames (slow devices need more than
-  // the 3.5 character times of the standard).
-  if (settings.rtu) {
-    const auto quiet_until = last_frame_end + settings.frame_gap;
-    if (Clock::now() < quiet_until) std::this_thread::sleep_until(quiet_until);
+  const milliseconds resync_quiet = std::max(kResyncQuietMin, settings.frame_gap * 2);
+  resp = exchange(r, timeout);
+  if (resp.outcome == Outcome::kMalformed && late_unit && *late_unit != r.unit) {
+    // Most likely the late answer of the unit that timed out just before, not this unit's fault:
+    // charged to the late unit; this request is tried once more on a clean line.
+    {
+      std::lock_guard lock(mu);
+      ++stats.errors["late_reply"];
+      ++unit_of(*late_unit).health.failures;
+    }
+    late_unit.reset();
+    transport->resync(resync_quiet, timeout);
+    if (ensure_connected()) resp = exchange(r, timeout);
   }
-  modbus_set_slave(ctx, r.unit);
-  const auto to = duration_cast<microseconds>(unit->timeout);
-  modbus_set_response_timeout(ctx, static_cast<std::uint32_t>(to.count() / 1000000),
-                              static_cast<std::uint32_t>(to.count() % 1000000));
-  const auto t0 = Clock::now();
-  int rc = -1;
-  if (r.op == Request::Op::kRead) {
-    resp.registers.assign(r.count, 0);
-    switch (r.table) {
-      case Table::kHolding:
-        rc = modbus_read_registers(ctx, r.address, r.count, resp.registers.data());
-        break;
-      case Table::kInput:
-        rc = modbus_read_input_registers(ctx, r.address, r.count, resp.registers.data());
-        break;
-      case Table::kCoil:
-      case Table::kDiscrete: {
-        std::vector<std::uint8_t> bits(r.count, 0);
-        rc = r.table == Table::kCoil ? modbus_read_bits(ctx, r.address, r.count, bits.data())
-                                     : modbus_read_input_bits(ctx, r.address, r.count, bits.data());
-        for (std::size_t i = 0; i < bits.size(); ++i) resp.registers[i] = bits[i] ? 1 : 0;
-        break;
-      }
-    }
-    if (rc >= 0 && rc != r.count) {
-      rc = -1;
-      errno = EMBBADDATA;
-    }
-  } else if (r.op == Request::Op::kWriteRegisters) {
-    // Function 16 even for one register: SunSpec devices must support it, and it is atomic for
-    // multi-register values.
-    rc = modbus_write_registers(ctx, r.address, static_cast<int>(r.values.size()), r.values.data());
+  if (resp.outcome == Outcome::kTimeout || resp.outcome == Outcome::kMalformed) {
+    transport->resync(resync_quiet, timeout);
+    if (resp.outcome == Outcome::kTimeout) late_unit = r.unit;
   } else {
-    rc = modbus_write_bit(ctx, r.address, !r.values.empty() && r.values[0] != 0);
-  }
-  const int err = errno;
-  const auto t1 = Clock::now();
-  last_frame_end = t1;
-  resp.latency = duration_cast<microseconds>(t1 - t0);
-  resp.completed_ms = unix_ms();
-  if (rc < 0) {
-    resp.registers.clear();
-    resp.outcome = classify(err, &resp.exception_code);
-    if (resp.outcome == Outcome::kIoError) {
-      disconnect();
-    } else if (resp.outcome == Outcome::kTimeout || resp.outcome == Outcome::kMalformed) {
-      // A late or garbled reply must not be taken as the answer to the next request.
-      modbus_flush(ctx);
-    }
+    late_unit.reset();
   }
   std::lock_guard lock(mu);
-  record(r, resp, *unit);
+  if (resp.outcome == Outcome::kRefused) {  // interrupted by shutdown: says nothing of the unit
+    ++stats.errors["refused"];
+    return resp;
+  }
+  record(r, resp, unit_of(r.unit));
   return resp;
 }
 
-// Updates statistics, the unit's health, backoff and adaptive timeout. Caller holds mu.
-void Bus::Impl::record(const Request& r, const Response& resp, UnitState& unit) {
+// Updates statistics and the unit's health. Caller holds mu.
+void Bus::Impl::record(const Request& r, const Response& resp, UnitRecord& unit) {
   (void)r;
   ++stats.requests;
   ++unit.health.requests;
-  // Exceptions 10/11 come from a gateway in front of the unit: the unit itself did not answer.
-  const bool gateway_exception = resp.outcome == Outcome::kException &&
-                                 (resp.exception_code == 10 || resp.exception_code == 11);
-  const bool answered =
-      resp.outcome == Outcome::kOk || (resp.outcome == Outcome::kException && !gateway_exception);
   if (resp.outcome == Outcome::kOk) {
     ++stats.ok;
   } else {
     ++stats.errors[std::string(to_string(resp.outcome))];
   }
-  if (answered) {
+  if (answered(resp)) {
+    unit.policy.on_answer(resp.latency);
     const double l = static_cast<double>(resp.latency.count()) / 1000.0;
-    if (unit.srtt_ms < 0) {
-      unit.srtt_ms = l;
-      unit.rttvar_ms = l / 2;
-    } else {
-      unit.rttvar_ms = 0.75 * unit.rttvar_ms + 0.25 * std::abs(unit.srtt_ms - l);
-      unit.srtt_ms = 0.875 * unit.srtt_ms + 0.125 * l;
-    }
-    const auto rto = milliseconds(static_cast<std::int64_t>(std::ceil(unit.srtt_ms + 4 * unit.rttvar_ms)));
-    unit.timeout = std::clamp(rto, settings.timeout_floor, settings.timeout_ceiling);
     stats.latency_avg_ms = stats.latency_avg_ms == 0 ? l : 0.875 * stats.latency_avg_ms + 0.125 * l;
     stats.latency_max_ms = std::max(stats.latency_max_ms, l);
-    unit.health.online = true;
     unit.health.last_ok_ms = resp.completed_ms;
-    unit.health.backoff_until_ms = 0;
-    unit.consecutive_failures = 0;
-    unit.backoff = milliseconds(0);
-    return;
+  } else {
+    ++unit.health.failures;
+    const auto now = SteadyClock::now();
+    unit.policy.on_silence(resp.outcome, now);
   }
-  ++unit.health.failures;
-  if (resp.outcome == Outcome::kTimeout) {
-    unit.timeout = std::min(settings.timeout_ceiling, unit.timeout * 2);
-  }
-  if (++unit.consecutive_failures >= kFailuresBeforeBackoff) {
-    unit.health.online = false;
-    unit.backoff = unit.backoff.count() == 0 ? settings.backoff_initial
-                                             : std::min(settings.backoff_max, unit.backoff * 2);
-    unit.backoff_until = Clock::now() + unit.backoff;
-    unit.health.backoff_until_ms = resp.completed_ms + unit.backoff.count();
-  }
+  unit.health.online = unit.policy.state() == UnitPolicy::State::kOnline;
+  const auto now = SteadyClock::now();
+  unit.health.backoff_until_ms =
+      unit.policy.backoff_until() > now
+          ? resp.completed_ms + duration_cast<milliseconds>(unit.policy.backoff_until() - now).count()
+          : 0;
 }
 
 void Bus::Impl::run() {
   std::unique_lock lock(mu);
   worker_id = std::this_thread::get_id();
-  for (;;) {
-    auto next_due = Clock::time_point::max();
-    for (const auto& t : tasks) next_due = std::min(next_due, t.due);
-    const std::uint64_t generation = tasks_generation;
-    cv.wait_until(lock, next_due, [&] {
-      return stopping || !writes.empty() || !reads.empty() || Clock::now() >= next_due ||
-             tasks_generation != generation;
-    });
-    if (stopping) break;
-    // Periodic work (device poll loops) runs between requests, without the lock.
-    const auto now = Clock::now();
-    struct Due {
-      std::uint64_t id;
-      bool periodic;
-      std::function<void()> fn;
-    };
-    std::vector<Due> due;
-    for (auto& t : tasks) {
-      if (t.due <= now) {
-        due.push_back({t.id, t.period.count() > 0, t.fn});
-        if (t.period.count() > 0) t.due += t.period * ((now - t.due) / t.period + 1);  // on grid
-      }
+  while (!stopping) {
+    const auto now = SteadyClock::now();
+    const auto it = pick(now, draining ? Priority::kWrite : Priority::kDiscovery);
+    if (it != items.end()) {
+      run_item(lock, it, now);
+      continue;
     }
-    if (!due.empty()) {
-      for (auto& d : due) {
-        if (stopping) break;
-        // A task cancelled meanwhile (by an earlier task, or another thread) is skipped.
-        if (std::none_of(tasks.begin(), tasks.end(), [&](const PeriodicTask& t) { return t.id == d.id; })) {
-          continue;
-        }
-        if (!d.periodic) std::erase_if(tasks, [&](const PeriodicTask& t) { return t.id == d.id; });
-        running_tasks.insert(d.id);
-        lock.unlock();
-        d.fn();
-        lock.lock();
-        running_tasks.erase(d.id);
-        cv.notify_all();
-      }
-      if (stopping) break;
-      // Fall through: one queued request (writes first) between rounds of tasks, so that polls
-      // that take longer than their period never starve setpoint writes.
+    auto next_due = SteadyClock::time_point::max();
+    for (const auto& item : items) {
+      if (!draining || item.priority <= Priority::kWrite) next_due = std::min(next_due, item.due);
     }
-    auto& q = !writes.empty() ? writes : reads;
-    if (q.empty()) continue;
-    auto [request, done] = std::move(q.front());
-    q.pop_front();
-    stats.queue_depth = writes.size() + reads.size();
-    lock.unlock();
-    const Response resp = execute(request);
-    if (done) done(resp);
-    lock.lock();
+    cv.wait_until(lock, next_due);
   }
-  // Stopping: whatever is still queued is refused, so every callback is called once.
-  std::deque<std::pair<Request, Callback>> left;
-  left.swap(writes);
-  for (auto& item : reads) left.push_back(std::move(item));
-  reads.clear();
+  // Stopping: whatever is still queued is refused, so every submitted callback is called once.
+  std::vector<std::function<void()>> refusals;
+  for (auto& item : items) {
+    if (item.refuse) refusals.push_back(std::move(item.refuse));
+  }
+  items.clear();
+  queued_requests = 0;
   lock.unlock();
-  Response refused;
-  refused.outcome = Outcome::kRefused;
-  for (auto& [request, done] : left) {
-    if (done) done(refused);
-  }
-  disconnect();
+  for (auto& r : refusals) r();
+  transport->close();
+  connected = false;
+  lock.lock();
+  finished = true;
+  cv.notify_all();
 }
 
 Bus::Bus(BusSettings settings, bool start_worker)
-    : impl_(std::make_unique<Impl>(std::move(settings))) {
-  impl_->stats.id = impl_->settings.id;
-  if (start_worker) impl_->worker = std::thread([impl = impl_.get()] { impl->run(); });
+    : Bus(settings, make_libmodbus_transport(settings), start_worker) {}
+
+Bus::Bus(BusSettings settings, std::unique_ptr<Transport> transport, bool start_worker)
+    : impl_(std::make_shared<Impl>(std::move(settings), std::move(transport))) {
+  if (!start_worker) return;
+  impl_->has_worker = true;
+  // The thread holds the state too: a worker abandoned at shutdown (stuck in an exchange) never
+  // touches freed memory.
+  std::thread([impl = impl_] { impl->run(); }).swap(worker_);
 }
 
-Response Bus::execute_now(const Request& request) { return impl_->execute(request); }
+Bus::~Bus() { stop(); }
 
-Bus::TaskId Bus::post(std::function<void()> fn) {
+Response Bus::execute_now(const Request& request) {
+  Impl& s = *impl_;
+  if (s.has_worker) {
+    // Between the requests of a task: writes and keep-alives that are due go first (one level:
+    // they are not interrupted themselves).
+    std::unique_lock lock(s.mu);
+    while (s.depth == 1 && s.running_priority > Priority::kKeepAlive && !s.stopping) {
+      const auto now = SteadyClock::now();
+      const auto it = s.pick(now, s.draining ? Priority::kWrite : Priority::kKeepAlive);
+      if (it == s.items.end()) break;
+      s.run_item(lock, it, now);
+    }
+  }
+  return s.execute(request);
+}
+
+bool Bus::submit(Request request, Callback done, std::optional<Priority> priority) {
+  Impl& s = *impl_;
+  const Priority p = priority.value_or(request.op == Request::Op::kRead ? Priority::kFast : Priority::kWrite);
+  {
+    std::lock_guard lock(s.mu);
+    if (s.stopping || s.queued_requests >= s.settings.queue_limit) {
+      ++s.stats.errors["refused"];
+      return false;
+    }
+    Item item;
+    item.id = s.next_id++;
+    item.priority = p;
+    item.due = SteadyClock::now();
+    auto shared = std::make_shared<std::pair<Request, Callback>>(std::move(request), std::move(done));
+    Impl* impl = &s;
+    item.fn = std::make_shared<std::function<void()>>([impl, shared] {
+      const Response resp = impl->execute(shared->first);
+      if (shared->second) shared->second(resp);
+    });
+    item.refuse = [shared] {
+      Response refused;
+      refused.outcome = Outcome::kRefused;
+      if (shared->second) shared->second(refused);
+    };
+    s.items.push_back(std::move(item));
+    s.stats.queue_depth = ++s.queued_requests;
+  }
+  s.cv.notify_all();
+  return true;
+}
+
+Bus::TaskId Bus::every(milliseconds period, Priority priority, int unit, std::function<void()> fn) {
+  Impl& s = *impl_;
   TaskId id = 0;
   {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->stopping) return 0;  // it would never run
-    // A one-shot task: due now, removed after it ran (period 0 marks it).
-    id = impl_->next_task_id++;
-    impl_->tasks.push_back({id, milliseconds(0), Clock::now(), std::move(fn)});
-    ++impl_->tasks_generation;
+    std::lock_guard lock(s.mu);
+    id = s.next_id++;
+    Item item;
+    item.id = id;
+    item.priority = priority;
+    item.unit = unit;
+    item.period = std::max(period, milliseconds(1));
+    item.due = SteadyClock::now();
+    item.fn = std::make_shared<std::function<void()>>(std::move(fn));
+    s.items.push_back(std::move(item));
   }
-  impl_->cv.notify_one();
+  s.cv.notify_all();
   return id;
 }
 
-Bus::~Bus() {
-  stop();
-  if (impl_->ctx != nullptr) modbus_free(impl_->ctx);
+Bus::TaskId Bus::post(Priority priority, std::function<void()> fn) {
+  Impl& s = *impl_;
+  TaskId id = 0;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.stopping) return 0;  // it would never run
+    id = s.next_id++;
+    Item item;
+    item.id = id;
+    item.priority = priority;
+    item.due = SteadyClock::now();
+    item.fn = std::make_shared<std::function<void()>>(std::move(fn));
+    s.items.push_back(std::move(item));
+  }
+  s.cv.notify_all();
+  return id;
+}
+
+void Bus::cancel(TaskId id) {
+  Impl& s = *impl_;
+  std::unique_lock lock(s.mu);
+  std::erase_if(s.items, [&](const Item& t) { return t.id == id; });
+  if (std::this_thread::get_id() == s.worker_id) return;
+  s.cv.wait(lock, [&] { return !s.running.contains(id) || s.finished; });
+}
+
+void Bus::drain() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->draining = true;
+  }
+  impl_->transport->interrupt();
+  impl_->cv.notify_all();
 }
 
 void Bus::request_stop() {
@@ -385,46 +443,26 @@ void Bus::request_stop() {
     std::lock_guard lock(impl_->mu);
     impl_->stopping = true;
   }
+  impl_->transport->interrupt();
   impl_->cv.notify_all();
 }
 
-void Bus::stop() {
+bool Bus::stop(milliseconds deadline) {
   request_stop();
-  if (impl_->worker.joinable()) impl_->worker.join();
-}
-
-bool Bus::submit(Request request, Callback done) {
+  if (!worker_.joinable()) return true;
   {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->stopping || impl_->writes.size() + impl_->reads.size() >= impl_->settings.queue_limit) {
-      ++impl_->stats.errors["refused"];
+    std::unique_lock lock(impl_->mu);
+    const auto until = deadline == milliseconds::max() ? SteadyClock::time_point::max()
+                                                       : SteadyClock::now() + deadline;
+    if (!impl_->cv.wait_until(lock, until, [&] { return impl_->finished; })) {
+      lock.unlock();
+      spdlog::warn("bus {}: still in an exchange after {} ms; abandoned", impl_->settings.id, deadline.count());
+      worker_.detach();
       return false;
     }
-    auto& q = request.op == Request::Op::kRead ? impl_->reads : impl_->writes;
-    q.emplace_back(std::move(request), std::move(done));
-    impl_->stats.queue_depth = impl_->writes.size() + impl_->reads.size();
   }
-  impl_->cv.notify_one();
+  worker_.join();
   return true;
-}
-
-Bus::TaskId Bus::every(std::chrono::milliseconds period, std::function<void()> fn) {
-  TaskId id = 0;
-  {
-    std::lock_guard lock(impl_->mu);
-    id = impl_->next_task_id++;
-    impl_->tasks.push_back({id, std::max(period, milliseconds(1)), Clock::now(), std::move(fn)});
-    ++impl_->tasks_generation;
-  }
-  impl_->cv.notify_all();
-  return id;
-}
-
-void Bus::cancel(TaskId id) {
-  std::unique_lock lock(impl_->mu);
-  std::erase_if(impl_->tasks, [&](const PeriodicTask& t) { return t.id == id; });
-  if (std::this_thread::get_id() == impl_->worker_id) return;
-  impl_->cv.wait(lock, [&] { return !impl_->running_tasks.contains(id); });
 }
 
 BusHealth Bus::health() const {
@@ -434,7 +472,7 @@ BusHealth Bus::health() const {
   h.timeout = impl_->settings.timeout;
   for (const auto& [unit, state] : impl_->units) {
     h.units[unit] = state.health;
-    h.timeout = std::max(h.timeout, state.timeout);
+    h.timeout = std::max(h.timeout, state.policy.adaptive_timeout());
   }
   return h;
 }

@@ -47,6 +47,10 @@ bool publishable(sunspec::PointType t) {
          t != T::kIpv6addr && t != T::kEui48;
 }
 
+Priority poll_priority(PollClass c) {
+  return c == PollClass::kFast ? Priority::kFast : c == PollClass::kNormal ? Priority::kNormal : Priority::kSlow;
+}
+
 }  // namespace
 
 CounterTracker::Result CounterTracker::update(double raw) {
@@ -95,7 +99,6 @@ struct DevicePoller::Impl {
 
   // SunSpec devices.
   std::vector<sunspec::DiscoveredModel> models;
-  std::map<std::uint16_t, SteadyClock::time_point> model_due;  // by model address
   std::map<std::uint16_t, std::vector<std::string>> published;  // point names, by model address
   // What each model's reads reuse, by model address: the last decode (decode_model_into reuses
   // its storage) and the published name "<model name>.<path>" of each of its points, in the same
@@ -185,16 +188,17 @@ struct DevicePoller::Impl {
 
   void plan();
   void poll_class(PollClass c);
-  void sunspec_tick(bool all_due = false);
+  void sunspec_discover();
+  void sunspec_poll(PollClass cls, bool all = false);
   // Copies the names straight into the Reading (no temporaries: this runs for every point of
   // every poll).
   void publish(const std::string& point, std::string_view unit_name, double value, Quality q,
                std::int64_t t, bool counter, double counter_range);
   void fail_points(const std::vector<std::string>& names, const std::string& why);
-  // Whether the device answered a request at all (data, an exception, even a garbled reply) or
-  // was silent (timeout, I/O error, not asked while offline). Answering again after silence means
-  // it may have restarted and forgotten: held setpoints are written again. An exception for one
-  // block is not silence, so it never triggers re-assertion.
+  // Whether the device answered a request (the bus's rule: data or an exception of its own) or was
+  // silent. Answering again after silence means it may have restarted and forgotten: held
+  // setpoints are written again. An exception for one block is not silence, so it never triggers
+  // re-assertion.
   void note_contact(bool answered) {
     if (!answered) {
       contact_lost = true;
@@ -202,12 +206,6 @@ struct DevicePoller::Impl {
       contact_lost = false;
       reassert_due = !held.empty();
     }
-  }
-  static bool answered(Outcome o) {
-    return o != Outcome::kTimeout && o != Outcome::kIoError && o != Outcome::kOffline;
-  }
-  static bool answered(const sunspec::ReadStatus& st) {
-    return st.kind != sunspec::ReadStatus::Kind::kTimeout && st.kind != sunspec::ReadStatus::Kind::kIoError;
   }
   void note_poll(bool ok, const std::string& error) {
     std::lock_guard lock(status_mu);
@@ -293,7 +291,7 @@ void DevicePoller::Impl::poll_class(PollClass c) {
     req.address = rr.start;
     req.count = rr.count;
     const Response resp = bus.execute_now(req);
-    note_contact(answered(resp.outcome));
+    note_contact(answered(resp));
     if (resp.outcome != Outcome::kOk) {
       std::vector<std::string> names;
       for (std::size_t k : rr.points) names.push_back(profile->points[cp.wanted[k]].name);
@@ -360,40 +358,40 @@ void DevicePoller::Impl::poll_class(PollClass c) {
   }
 }
 
-void DevicePoller::Impl::sunspec_tick(bool all_due) {
+// Finds the SunSpec model chain; a discovery task of the bus (the least urgent work), retried
+// with a growing pause while it fails.
+void DevicePoller::Impl::sunspec_discover() {
+  if (!models.empty()) return;
+  const auto now = SteadyClock::now();
+  if (now < next_discovery) return;
+  UnitRegisterReader reader(bus, unit);
+  const sunspec::DiscoveryResult d = sunspec::discover(reader);
+  if (d.models.empty() || d.error != sunspec::DiscoveryError::kNone) {
+    next_discovery = SteadyClock::now() + rediscover;
+    rediscover = std::min(kRediscoverMax, rediscover * 2);
+    note_poll(false, "SunSpec discovery: " + std::string(sunspec::to_string(d.error)));
+    note_contact(false);
+    return;
+  }
+  models = d.models;
+  rediscover = kRediscoverInitial;
+  std::lock_guard lock(status_mu);
+  status.discovered = true;
+  status.models.clear();
+  for (const auto& m : models) status.models.push_back(m.id);
+  spdlog::info("device {}: SunSpec at {} with {} models", id, d.base.value_or(0), models.size());
+}
+
+// Reads the discovered models of one poll class (every model with all = true).
+void DevicePoller::Impl::sunspec_poll(PollClass cls, bool all) {
+  if (models.empty()) return;
   const auto now = SteadyClock::now();
   UnitRegisterReader reader(bus, unit);
-  if (models.empty()) {
-    if (now < next_discovery) return;
-    const sunspec::DiscoveryResult d = sunspec::discover(reader);
-    if (d.models.empty() || d.error != sunspec::DiscoveryError::kNone) {
-      next_discovery = now + rediscover;
-      rediscover = std::min(kRediscoverMax, rediscover * 2);
-      note_poll(false, "SunSpec discovery: " + std::string(sunspec::to_string(d.error)));
-      note_contact(false);
-      return;
-    }
-    models = d.models;
-    rediscover = kRediscoverInitial;
-    std::lock_guard lock(status_mu);
-    status.discovered = true;
-    status.models.clear();
-    for (const auto& m : models) status.models.push_back(m.id);
-    spdlog::info("device {}: SunSpec at {} with {} models", id, d.base.value_or(0), models.size());
-  }
   bool chain_broken = false;
   for (const auto& m : models) {
     const sunspec::ModelDef* def = sunspec::find_model(m.id);
-    if (def == nullptr) continue;
-    auto [due_it, first] = model_due.try_emplace(m.address, now);
-    auto& due = due_it->second;
-    if (now < due && !all_due) continue;
-    // Stay on the grid of the tick (which fires on its own grid): a due time computed from "now"
-    // would fall a hair after the next tick and halve the poll rate.
-    const auto period = periods.of(sunspec_poll_class(m.id));
-    current_period = period;
-    due += period;
-    if (due <= now) due = now + period;  // fell behind (slow line): no burst
+    if (def == nullptr || (!all && sunspec_poll_class(m.id) != cls)) continue;
+    current_period = periods.of(sunspec_poll_class(m.id));
     const sunspec::ReadStatus st = sunspec::read_model(reader, m, model_block);
     note_contact(answered(st));
     if (st.kind != sunspec::ReadStatus::Kind::kOk) {
@@ -462,7 +460,6 @@ void DevicePoller::Impl::sunspec_tick(bool all_due) {
   if (chain_broken) {
     spdlog::warn("device {}: SunSpec model chain changed; discovering again", id);
     models.clear();
-    model_due.clear();
     published.clear();
     model_cache.clear();
     failed_models.clear();
@@ -478,7 +475,7 @@ bool DevicePoller::Impl::post_control(std::function<void()> fn) {
   // The id is registered before the task can run, so the task can always remove it.
   std::lock_guard lock(posted_mu);
   auto shared = std::make_shared<Bus::TaskId>(0);
-  *shared = bus.post([this, shared, fn = std::move(fn)] {
+  *shared = bus.post(Priority::kWrite, [this, shared, fn = std::move(fn)] {
     fn();
     std::lock_guard l(posted_mu);
     posted.erase(*shared);
@@ -507,7 +504,7 @@ bool DevicePoller::Impl::write_plan(const WritePlan& plan, ControlEvent& ev) {
     req.address = w.address;
     req.values = w.values;
     const Response r = bus.execute_now(req);
-    note_contact(answered(r.outcome));
+    note_contact(answered(r));
     if (r.outcome == Outcome::kException) {
       ev.outcome = ControlOutcome::kRefused;
       ev.detail = fmt::format("the device refused the write at {} with exception {}", w.address, r.exception_code);
@@ -759,7 +756,7 @@ void DevicePoller::Impl::heartbeat_tick(SteadyClock::time_point now) {
     req.address = w->address;
     req.values = w->values;
     const Response r = bus.execute_now(req);
-    note_contact(answered(r.outcome));
+    note_contact(answered(r));
     const bool ok = r.outcome == Outcome::kOk;
     // Heartbeats are not audited one by one (one every few seconds, forever): only the first,
     // and each change between failing and working, per heartbeat register.
@@ -841,21 +838,30 @@ DevicePoller::~DevicePoller() {
 
 void DevicePoller::start() {
   Impl* impl = impl_.get();
-  impl->tasks.push_back(impl->bus.every(kControlTick, [impl] { impl->control_tick(); }));
+  const int unit = impl->unit;
+  impl->tasks.push_back(
+      impl->bus.every(kControlTick, Priority::kKeepAlive, unit, [impl] { impl->control_tick(); }));
   if (impl->profile == nullptr) {
     const auto tick = std::min({impl->periods.fast, impl->periods.normal, impl->periods.slow});
-    impl->tasks.push_back(impl->bus.every(tick, [impl] { impl->sunspec_tick(); }));
+    impl->tasks.push_back(
+        impl->bus.every(tick, Priority::kDiscovery, unit, [impl] { impl->sunspec_discover(); }));
+    for (const PollClass c : {PollClass::kFast, PollClass::kNormal, PollClass::kSlow}) {
+      impl->tasks.push_back(impl->bus.every(impl->periods.of(c), poll_priority(c), unit,
+                                            [impl, c] { impl->sunspec_poll(c); }));
+    }
     return;
   }
   for (const auto& [cls, plan] : impl->plans) {
     const PollClass c = cls;
-    impl->tasks.push_back(impl->bus.every(impl->periods.of(c), [impl, c] { impl->poll_class(c); }));
+    impl->tasks.push_back(impl->bus.every(impl->periods.of(c), poll_priority(c), unit,
+                                          [impl, c] { impl->poll_class(c); }));
   }
 }
 
 void DevicePoller::poll_once() {
   if (impl_->profile == nullptr) {
-    impl_->sunspec_tick(/*all_due=*/true);
+    impl_->sunspec_discover();
+    impl_->sunspec_poll(PollClass::kFast, /*all=*/true);
     return;
   }
   for (const auto& [cls, plan] : impl_->plans) impl_->poll_class(cls);

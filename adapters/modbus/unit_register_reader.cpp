@@ -32,4 +32,20 @@ sunspec::ReadStatus UnitRegisterReader::read_holding(std::uint16_t address, std:
   return sunspec::ReadStatus::io_error();
 }
 
+bool answered(const sunspec::ReadStatus& status) {
+  using Kind = sunspec::ReadStatus::Kind;
+  switch (status.kind) {
+    case Kind::kOk:
+    case Kind::kInconsistent:
+      return true;
+    case Kind::kException:
+      return answered(Outcome::kException, status.exception_code);
+    case Kind::kTimeout:
+    case Kind::kMalformed:
+    case Kind::kIoError:
+      return false;
+  }
+  return false;
+}
+
 }  // namespace gridlet::adapters::modbus

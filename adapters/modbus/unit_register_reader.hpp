@@ -24,4 +24,8 @@ class UnitRegisterReader final : public sunspec::RegisterReader {
   std::uint8_t unit_;
 };
 
+// The bus's rule (answered() in transport.hpp) for a SunSpec read: data, an inconsistent model
+// (the device answered every request) or a Modbus exception of the unit's own.
+bool answered(const sunspec::ReadStatus& status);
+
 }  // namespace gridlet::adapters::modbus

@@ -306,7 +306,7 @@ void load_buses(Checker& c, const toml::table& root, std::vector<BusConfig>& bus
     BusConfig b;
     c.known_keys(t, p,
                  {"id", "type", "host", "port", "device", "baud", "parity", "data_bits", "stop_bits",
-                  "frame_gap", "timeout", "backoff_initial", "backoff_max"});
+                  "frame_gap", "timeout", "probe_timeout", "backoff_initial", "backoff_max"});
     check_id(c, t, p, b.id);
     std::string type;
     c.string(t, "type", p, type, true);
@@ -338,6 +338,15 @@ void load_buses(Checker& c, const toml::table& root, std::vector<BusConfig>& bus
       c.error(t.get("type"), p + ".type", fmt::format("\"{}\" is not \"tcp\" or \"rtu\"", type));
     }
     c.duration(t, "timeout", p, b.timeout, 50ms, 30s);
+    c.duration(t, "probe_timeout", p, b.probe_timeout, 50ms, 30s);
+    if (b.probe_timeout > b.timeout) {
+      // A probe never waits longer than any other request; only the default is lowered silently.
+      if (t.get("probe_timeout")) {
+        c.error(t.get("probe_timeout"), p + ".probe_timeout", "must not be longer than timeout");
+      } else {
+        b.probe_timeout = b.timeout;
+      }
+    }
     c.duration(t, "backoff_initial", p, b.backoff_initial, 100ms, 1h);
     c.duration(t, "backoff_max", p, b.backoff_max, 100ms, 24h);
     if (b.backoff_max < b.backoff_initial) {

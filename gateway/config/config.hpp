@@ -68,6 +68,9 @@ struct BusConfig {
   std::chrono::milliseconds frame_gap{25};
   // both
   std::chrono::milliseconds timeout{1000};
+  // The most a request to a unit that is not online (never answered, or backing off) waits:
+  // a silent unit costs the line at most this per attempt. At most `timeout`.
+  std::chrono::milliseconds probe_timeout{500};
   // A unit that stopped answering is asked again after backoff_initial, doubling to backoff_max.
   std::chrono::milliseconds backoff_initial{2000};
   std::chrono::milliseconds backoff_max{300000};

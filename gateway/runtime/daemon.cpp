@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
+#include <cstdlib>
 #include <future>
 #include <map>
 #include <mutex>
@@ -50,6 +51,9 @@ constexpr auto kStaleCheckPeriod = 5s;
 constexpr auto kDeviceStatePeriod = 1s;
 // At shutdown, held setpoints are released to their fail-safe within this time.
 constexpr auto kReleaseDeadline = 3s;
+// At shutdown, bus threads must have stopped this long after the signal; one still stuck in an
+// exchange (a serial line waiting out its timeout) is abandoned.
+constexpr auto kBusStopDeadline = 4s;
 // Rows kept in each of the event and audit logs (the oldest go first).
 constexpr std::size_t kEventLogRows = 1'000'000;
 
@@ -141,9 +145,37 @@ struct ModbusFleet {
   std::vector<std::unique_ptr<adapters::modbus::Bus>> buses;
   std::vector<std::unique_ptr<adapters::modbus::DevicePoller>> pollers;
   std::map<std::string, adapters::modbus::DevicePoller*> by_id;
+  std::vector<std::future<void>> releases;  // begin_shutdown()'s
   ~ModbusFleet() {
     for (auto& b : buses) b->request_stop();  // all at once: shutdown waits for the slowest only
     for (auto& b : buses) b->stop();
+  }
+
+  // Shutdown, first step (on the loop, at the signal): every bus stops polling and interrupts the
+  // request on its line, and every held setpoint is released to its fail-safe, all buses at once.
+  void begin_shutdown() {
+    for (auto& b : buses) b->drain();
+    for (auto& p : pollers) releases.push_back(p->release_all("the gateway is stopping"));
+  }
+  // Second step: waits for the releases until `release_until`, then for the bus threads until
+  // `stop_until`. False when a bus thread is still stuck in an exchange (a serial line waiting out
+  // its timeout): it was abandoned, and this fleet must not be destroyed.
+  bool finish_shutdown(std::chrono::steady_clock::time_point release_until,
+                       std::chrono::steady_clock::time_point stop_until) {
+    for (auto& f : releases) {
+      if (f.wait_until(release_until) != std::future_status::ready) {
+        spdlog::warn("shutdown: setpoints not all released in time; the devices' revert timers will");
+        break;
+      }
+    }
+    for (auto& b : buses) b->request_stop();
+    bool stopped = true;
+    for (auto& b : buses) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          stop_until - std::chrono::steady_clock::now());
+      stopped = b->stop(std::max(left, std::chrono::milliseconds(0))) && stopped;
+    }
+    return stopped;
   }
 
   // Online means the device's unit answered its last request (the bus's view, which also knows
@@ -269,6 +301,7 @@ std::string start_modbus(const config::Config& cfg, adapters::ReadingSink& sink,
     s.timeout = bc.timeout;
     s.timeout_ceiling = bc.timeout;
     s.timeout_floor = std::min(s.timeout_floor, bc.timeout);
+    s.probe_timeout = bc.probe_timeout;
     s.backoff_initial = bc.backoff_initial;
     s.backoff_max = bc.backoff_max;
     fleet.buses.push_back(std::make_unique<mb::Bus>(s));
@@ -492,6 +525,7 @@ int run_daemon(const DaemonOptions& options) {
   std::thread deadline_thread;
 
   bool stopping = false;
+  auto stop_started = std::chrono::steady_clock::now();
   asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
   std::function<void(const boost::system::error_code&, int)> on_signal;
   on_signal = [&](const boost::system::error_code& ec, int sig) {
@@ -514,8 +548,10 @@ int run_daemon(const DaemonOptions& options) {
     }
     if (stopping) return;
     stopping = true;
+    stop_started = std::chrono::steady_clock::now();
     spdlog::info("signal {}: shutting down", sig);
     sd_notify(0, "STOPPING=1");
+    fleet->begin_shutdown();
     server->stop();
     loop_timer.cancel();
     signals.cancel();
@@ -535,8 +571,18 @@ int run_daemon(const DaemonOptions& options) {
 
   // Order matters: nothing may use the store after it closes. The API's worker (history queries,
   // ingest) and the blocking pool are joined first, then the queued samples are committed.
-  fleet->release_all(kReleaseDeadline);  // setpoints go to their fail-safe while buses still run
-  fleet.reset();  // bus threads stop; nothing publishes any more
+  // Setpoints went to their fail-safe (begin_shutdown at the signal) while the API closed; bus
+  // threads stop now, and nothing publishes any more.
+  if (!stopping) {
+    stop_started = std::chrono::steady_clock::now();
+    fleet->begin_shutdown();
+  }
+  const bool buses_stopped = fleet->finish_shutdown(stop_started + kReleaseDeadline, stop_started + kBusStopDeadline);
+  if (buses_stopped) {
+    fleet.reset();
+  } else {
+    (void)fleet.release();  // a bus thread still uses it: left to the process's end, below
+  }
   server.reset();
   blocking->join();
   blocking.reset();
@@ -551,6 +597,13 @@ int run_daemon(const DaemonOptions& options) {
   const auto st = telemetry->stats();
   telemetry.reset();  // joins the writer
   spdlog::info("stopped; {} samples committed this run", st.samples_committed);
+  if (!buses_stopped) {
+    // Everything acknowledged is committed; a bus thread is still inside an exchange and may
+    // touch the fleet when it returns, so the process ends here, without running destructors.
+    spdlog::warn("stopped with a bus thread abandoned");
+    spdlog::shutdown();
+    std::_Exit(kExitOk);
+  }
   return kExitOk;
 }
 

@@ -626,6 +626,45 @@ TEST_F(GatewaydTest, SetpointsThroughTheApiAreCheckedAuditedAndReleasedAtStop) {
   EXPECT_EQ(rows[0].reason, "the gateway is stopping");
 }
 
+// SIGTERM with a held setpoint while the bus waits out a long timeout of a silent unit: the
+// request on the line is interrupted, the setpoint is released, and the daemon exits within 5 s.
+TEST_F(GatewaydTest, SigtermIsBoundedWithHeldSetpointsAndABusInTheMiddleOfATimeout) {
+  gridlet::testing::Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter", "--device",
+                                "2=inverter", "--fault", "2=timeout"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port) << sim.log();
+  write_file(config_,
+             "[site]\nid = \"it\"\n[storage]\ndata_dir = \"" + data_.string() +
+                 "\"\ncommit_interval = \"100ms\"\n"
+                 "[[buses]]\nid = \"lan\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " +
+                 std::to_string(*port) + "\ntimeout = \"10s\"\nprobe_timeout = \"10s\"\n" +
+                 "[[devices]]\nid = \"pv\"\nkind = \"inverter\"\nbus = \"lan\"\nunit_id = 1\n"
+                 "profile = \"sunspec\"\n"
+                 "[[devices]]\nid = \"silent\"\nkind = \"inverter\"\nbus = \"lan\"\nunit_id = 2\n"
+                 "profile = \"sunspec\"\n");
+  const std::string manager = create_token(tokens_, "manager");
+  Daemon d(config_, data_);
+  ASSERT_TRUE(d.ready()) << d.proc().log();
+  ASSERT_TRUE(gridlet::testing::eventually(15s, [&] {
+    auto r = http(d.port(), "GET", "/api/v1/devices/pv/setpoints", manager);
+    return r && r->status == 200 && json::parse(r->body)["controls"].size() == 2;
+  }));
+  // Waits at most for the silent unit's probe on the line (10 s), never for the rest of its work.
+  auto applied = http(d.port(), "PUT", "/api/v1/devices/pv/setpoints/controls.WMaxLimPct", manager,
+                      R"({"value": 40})");
+  ASSERT_TRUE(applied);
+  ASSERT_EQ(applied->status, 200) << applied->body;
+  ASSERT_EQ(wmaxlim_ena(*port), 1);
+  // The silent unit's discovery goes on: its next 10 s probe is on the line now.
+  const auto t0 = std::chrono::steady_clock::now();
+  d.proc().signal(SIGTERM);
+  EXPECT_EQ(d.proc().wait(), 0) << d.proc().log();
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, 5s) << "SIGTERM took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms\n" << d.proc().log();
+  EXPECT_EQ(wmaxlim_ena(*port), 0) << "released at shutdown";
+}
+
 }  // namespace
 }  // namespace gridlet
 #endif  // DEVSIM_PATH

@@ -6,6 +6,8 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <string>
+#include <thread>
 
 #include "adapters/modbus/bus.hpp"
 #include "adapters/modbus/device_poller.hpp"
@@ -95,6 +97,65 @@ TEST(ModbusPoll, DeadUnitBacksOffAndNeverStallsItsNeighbours) {
   // The simulator says that the dead unit was hardly asked: backoff, not a timeout per poll.
   const auto h = bus.health();
   EXPECT_LE(h.units.at(4).requests, 8u);
+}
+
+// Counts the healthy device's good fast-class readings over a measurement window and checks
+// they reach `share` of the ideal poll rate (200 ms fast class).
+void expect_poll_rate(const CollectingSink& sink, const std::string& device, const std::string& point,
+                      std::chrono::seconds window, double share) {
+  const int before = sink.count(device, point, Quality::kGood);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(window);  // a measurement window, not a wait for a condition
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int polls = sink.count(device, point, Quality::kGood) - before;
+  const double ideal = seconds / 0.2;
+  EXPECT_GE(polls, static_cast<int>(ideal * share)) << "got " << polls << " of an ideal " << ideal;
+}
+
+TEST(ModbusPoll, ALateReplyIsNeverTakenForTheNextUnitsAnswer) {
+  // Unit 1 answers every request 450 ms late, after the bus gave up on it (300 ms): its replies
+  // arrive while the bus talks to unit 4. Unit 4 must never be blamed for them.
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=sdm630", "--device", "4=sdm630", "--fault",
+              "1=delay:450"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port) << sim.log();
+  CollectingSink sink;
+  Bus bus(tcp_bus(*port));
+  DevicePoller late(bus, "late", 1, sdm630(), sink, quick());
+  DevicePoller healthy(bus, "healthy", 4, sdm630(), sink, quick());
+  late.start();
+  healthy.start();
+  ASSERT_TRUE(eventually(10s, [&] {
+    const auto h = bus.health();
+    return h.units.contains(1) && !h.units.at(1).online && h.units.contains(4) && h.units.at(4).online;
+  }));
+  expect_poll_rate(sink, "healthy", "power_total_w", 4s, 0.75);
+  const auto h = bus.health();
+  EXPECT_TRUE(h.units.at(4).online);
+  EXPECT_EQ(h.units.at(4).failures, 0u) << "a late reply of unit 1 was charged to unit 4";
+  EXPECT_EQ(sink.count("healthy", "power_total_w", Quality::kError), 0);
+}
+
+TEST(ModbusPoll, ASilentNeighbourCostsAHealthyUnitLittleEvenWithALongBusTimeout) {
+  // buses.timeout = 5 s: a silent unit that never answered is only ever probed with the short
+  // probe timeout, so the healthy unit keeps its poll rate from the first second.
+  Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=sdm630", "--device", "4=sdm630", "--fault",
+              "1=timeout"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port) << sim.log();
+  BusSettings s = tcp_bus(*port);
+  s.timeout = 5s;
+  s.timeout_ceiling = 5s;
+  CollectingSink sink;
+  Bus bus(s);
+  DevicePoller silent(bus, "silent", 1, sdm630(), sink, quick());
+  DevicePoller healthy(bus, "healthy", 4, sdm630(), sink, quick());
+  silent.start();
+  healthy.start();
+  expect_poll_rate(sink, "healthy", "power_total_w", 6s, 0.75);
+  const auto h = bus.health();
+  EXPECT_FALSE(h.units.at(1).online);
+  EXPECT_LE(h.timeout, 5s);
 }
 
 TEST(ModbusBus, WritesJumpAheadOfQueuedReads) {

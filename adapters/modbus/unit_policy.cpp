@@ -1,0 +1,46 @@
+#include "adapters/modbus/unit_policy.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace gridlet::adapters::modbus {
+
+using std::chrono::milliseconds;
+
+UnitPolicy::UnitPolicy(const UnitPolicySettings& settings)
+    : settings_(&settings), timeout_(settings.timeout) {}
+
+milliseconds UnitPolicy::timeout() const {
+  if (state_ == State::kOnline) return timeout_;
+  return std::max(std::min(timeout_, settings_->probe_timeout), milliseconds(1));
+}
+
+void UnitPolicy::on_answer(std::chrono::microseconds latency) {
+  const double l = static_cast<double>(latency.count()) / 1000.0;
+  if (srtt_ms_ < 0) {
+    srtt_ms_ = l;
+    rttvar_ms_ = l / 2;
+  } else {
+    rttvar_ms_ = 0.75 * rttvar_ms_ + 0.25 * std::abs(srtt_ms_ - l);
+    srtt_ms_ = 0.875 * srtt_ms_ + 0.125 * l;
+  }
+  const auto rto = milliseconds(static_cast<std::int64_t>(std::ceil(srtt_ms_ + 4 * rttvar_ms_)));
+  timeout_ = std::clamp(rto, settings_->timeout_floor, settings_->timeout_ceiling);
+  state_ = State::kOnline;
+  consecutive_failures_ = 0;
+  backoff_ = milliseconds(0);
+  backoff_until_ = TimePoint{};
+}
+
+void UnitPolicy::on_silence(Outcome outcome, TimePoint now) {
+  if (outcome == Outcome::kTimeout) timeout_ = std::min(settings_->timeout_ceiling, timeout_ * 2);
+  // A probe that failed is a failure of an offline unit: back off again, longer.
+  if (state_ == State::kOffline || ++consecutive_failures_ >= settings_->failures_before_offline) {
+    state_ = State::kOffline;
+    backoff_ = backoff_.count() == 0 ? settings_->backoff_initial
+                                     : std::min(settings_->backoff_max, backoff_ * 2);
+    backoff_until_ = now + backoff_;
+  }
+}
+
+}  // namespace gridlet::adapters::modbus
