@@ -8,7 +8,9 @@
 #include <future>
 #include <set>
 
+#include "adapters/clock.hpp"
 #include "adapters/modbus/control.hpp"
+#include "adapters/setpoint_holder.hpp"
 #include "adapters/modbus/read_plan.hpp"
 #include "adapters/modbus/sunspec_discovery.hpp"
 #include "adapters/modbus/sunspec_models.hpp"
@@ -126,19 +128,12 @@ struct DevicePoller::Impl {
   DeviceStatus status;
 
   // ---- Setpoints. Mutated on the bus thread only; ctl_mu guards them for readers elsewhere.
-  struct Held {
-    ActiveSetpoint sp;
-    SteadyClock::time_point next_write = SteadyClock::time_point::max();  // keep-alive or retry
-  };
   ControlSink* control_sink = nullptr;
   ControlSettings control;
-  mutable std::mutex ctl_mu;
-  std::map<std::string, Held> held;         // by point
+  MonotonicClock clock;
+  mutable std::mutex ctl_mu;                // guards holder and nameplate for readers elsewhere
+  std::optional<SetpointHolder> holder;  // set up by the constructor and set_control()
   std::map<std::string, double> nameplate;  // "<model name>.<point>" of 120, 121, 702, 802
-  bool contact_lost = false;  // the device stopped answering (timeouts, I/O errors, offline)
-  bool reassert_due = false;
-  std::uint32_t hb_counter = 0;
-  SteadyClock::time_point next_heartbeat{};
   struct HeartbeatState {
     bool started = false;
     bool failing = false;
@@ -161,9 +156,8 @@ struct DevicePoller::Impl {
   // Releases a point and forgets it; a release the device did not answer is kept and retried.
   void release_held(const std::string& point, const std::string& actor, const std::string& reason,
                     const ControlCallback& done);
-  void after_write(Held& h, const ControlEvent& ev);
   void control_tick();
-  void heartbeat_tick(SteadyClock::time_point now);
+  void heartbeat_tick();
   void report(const ControlEvent& ev) {
     if (ev.alarm()) {
       spdlog::warn("device {}: {} {}: {} ({})", id, to_string(ev.action), ev.point,
@@ -183,10 +177,18 @@ struct DevicePoller::Impl {
     status.id = id;
     status.unit = unit;
     status.profile = profile ? profile->name : "sunspec";
+    holder.emplace(holder_settings(), clock);
     if (profile) plan();
   }
 
   void plan();
+  SetpointHolderSettings holder_settings() const {
+    SetpointHolderSettings hs;
+    hs.retry = control.retry;
+    hs.heartbeat = control.heartbeat;
+    hs.early = kControlTick / 2;
+    return hs;
+  }
   void poll_class(PollClass c);
   void sunspec_discover();
   void sunspec_poll(PollClass cls, bool all = false);
@@ -200,12 +202,8 @@ struct DevicePoller::Impl {
   // setpoints are written again. An exception for one block is not silence, so it never triggers
   // re-assertion.
   void note_contact(bool answered) {
-    if (!answered) {
-      contact_lost = true;
-    } else if (contact_lost) {
-      contact_lost = false;
-      reassert_due = !held.empty();
-    }
+    std::lock_guard lock(ctl_mu);
+    holder->on_contact(answered);
   }
   void note_poll(bool ok, const std::string& error) {
     std::lock_guard lock(status_mu);
@@ -686,69 +684,35 @@ std::chrono::milliseconds DevicePoller::Impl::keepalive_of(const std::string& po
   return std::max(milliseconds(1000), milliseconds(static_cast<std::int64_t>(seconds * 1000 / 3)));
 }
 
-void DevicePoller::Impl::after_write(Held& h, const ControlEvent& ev) {
-  const auto now = SteadyClock::now();
-  std::lock_guard lock(ctl_mu);
-  h.sp.last_write_ms = ev.timestamp_ms;
-  h.sp.last_outcome = ev.outcome;
-  h.sp.last_detail = ev.detail;
-  if (ev.outcome == ControlOutcome::kApplied && !h.sp.releasing) {
-    if (ev.value) h.sp.value = *ev.value;
-    h.next_write = h.sp.keepalive_ms > 0 ? now + milliseconds(h.sp.keepalive_ms) : SteadyClock::time_point::max();
-  } else {
-    h.next_write = now + control.retry;  // try again; a mismatch or refusal alarms each time
-  }
-}
-
 void DevicePoller::Impl::hold(const SetpointCommand& cmd, const ControlEvent& ev) {
   // Held when applied, and when the device did not answer (it gets the value when it is back).
-  // A rejected, refused or ignored command changes nothing: what was held before (if anything)
-  // is still what the device holds, and stays held; the alarm says why.
+  // A rejected, refused or ignored command changes nothing (see SetpointHolder::on_set).
   if (ev.outcome != ControlOutcome::kApplied && ev.outcome != ControlOutcome::kFailed) return;
-  const auto keepalive = keepalive_of(cmd.point);
-  Held h;
-  h.sp.point = cmd.point;
-  h.sp.value = ev.outcome == ControlOutcome::kApplied && ev.value ? *ev.value : cmd.value;
-  h.sp.actor = cmd.actor;
-  h.sp.reason = cmd.reason;
-  h.sp.since_ms = ev.timestamp_ms;
-  h.sp.until_ms = cmd.until_ms;
-  h.sp.keepalive_ms = keepalive.count();
-  Held* slot = nullptr;
-  {
-    std::lock_guard lock(ctl_mu);
-    slot = &(held[cmd.point] = std::move(h));
-  }
-  after_write(*slot, ev);  // held is only changed on this thread: the pointer stays valid
+  const auto keepalive = keepalive_of(cmd.point);  // may read the device's revert timer
+  std::lock_guard lock(ctl_mu);
+  holder->on_set(cmd, ev, keepalive);
 }
 
 void DevicePoller::Impl::release_held(const std::string& point, const std::string& actor,
                                       const std::string& reason, const ControlCallback& done) {
   const ControlEvent ev = apply(point, std::nullopt, ControlAction::kRelease, actor, reason);
-  std::lock_guard lock(ctl_mu);
-  if (ev.outcome == ControlOutcome::kFailed) {
-    // The device did not answer: keep trying until it takes the release (or its own timer does).
-    Held& h = held[point];
-    h.sp.point = point;
-    h.sp.actor = actor;
-    h.sp.reason = reason;
-    h.sp.releasing = true;
-    h.sp.until_ms = 0;
-    h.sp.last_write_ms = ev.timestamp_ms;
-    h.sp.last_outcome = ev.outcome;
-    h.sp.last_detail = ev.detail;
-    h.next_write = SteadyClock::now() + control.retry;
-  } else {
-    held.erase(point);
+  {
+    std::lock_guard lock(ctl_mu);
+    holder->on_release(point, ev);
   }
   if (done) done(ev);
 }
 
-void DevicePoller::Impl::heartbeat_tick(SteadyClock::time_point now) {
-  if (profile || control.heartbeat.count() <= 0 || models.empty() || now < next_heartbeat) return;
-  next_heartbeat = now + control.heartbeat;
+void DevicePoller::Impl::heartbeat_tick() {
+  if (profile || models.empty()) return;
+  std::optional<std::uint32_t> beat;
+  {
+    std::lock_guard lock(ctl_mu);
+    beat = holder->heartbeat_due();
+  }
+  if (!beat) return;
   for (const auto& m : models) {
-    const auto w = plan_heartbeat(m.id, m.address, hb_counter + 1);
+    const auto w = plan_heartbeat(m.id, m.address, *beat);
     if (!w) continue;
     Request req;
     req.op = Request::Op::kWriteRegisters;
@@ -767,7 +731,7 @@ void DevicePoller::Impl::heartbeat_tick(SteadyClock::time_point now) {
       ev.device = id;
       ev.point = m.id == 715 ? "DERCtl.ControllerHb" : "battery.CtrlHb";
       ev.action = ControlAction::kHeartbeat;
-      ev.value = hb_counter + 1;
+      ev.value = *beat;
       ev.actor = "gateway";
       ev.reason = ok ? (hb.failing ? "heartbeat recovered" : "heartbeat started") : "heartbeat failing";
       ev.outcome = ok ? ControlOutcome::kApplied
@@ -780,43 +744,19 @@ void DevicePoller::Impl::heartbeat_tick(SteadyClock::time_point now) {
       hb.failing = !ok;
     }
   }
-  ++hb_counter;
 }
 
 void DevicePoller::Impl::control_tick() {
-  const auto now = SteadyClock::now();
-  heartbeat_tick(now);
-  if (held.empty()) return;
-  const bool reassert = reassert_due;
-  reassert_due = false;
-  const std::int64_t now_ms = unix_ms();
-  std::vector<std::string> points;
-  for (const auto& [point, h] : held) points.push_back(point);
-  for (const std::string& point : points) {
-    const auto it = held.find(point);
-    if (it == held.end()) continue;
-    Held& h = it->second;
-    if (h.sp.releasing) {
-      if (reassert || now >= h.next_write) release_held(point, h.sp.actor, h.sp.reason, {});
-      continue;
-    }
-    if (h.sp.until_ms != 0 && now_ms >= h.sp.until_ms) {
-      release_held(point, h.sp.actor, "the setpoint's time ended", {});
-      continue;
-    }
-    // Half a tick early rather than a whole tick late: keep-alives must beat the revert timer.
-    if (!reassert && now + kControlTick / 2 < h.next_write) continue;
-    const ControlAction action =
-        reassert || h.sp.last_outcome != ControlOutcome::kApplied ? ControlAction::kReassert
-                                                                   : ControlAction::kKeepAlive;
-    const ControlEvent ev = apply(point, h.sp.value, action, h.sp.actor, h.sp.reason);
-    if (ev.outcome == ControlOutcome::kRejected) {
-      // It can never be written (e.g. out of the nameplate learned since): stop, the alarm is out.
-      std::lock_guard lock(ctl_mu);
-      held.erase(point);
-      continue;
-    }
-    after_write(h, ev);
+  heartbeat_tick();
+  std::vector<DueWrite> writes;
+  {
+    std::lock_guard lock(ctl_mu);
+    writes = holder->due();
+  }
+  for (const DueWrite& w : writes) {
+    const ControlEvent ev = apply(w.point, w.value, w.action, w.actor, w.reason);
+    std::lock_guard lock(ctl_mu);
+    holder->on_written(w, ev);
   }
 }
 
@@ -877,6 +817,8 @@ DeviceStatus DevicePoller::status() const {
 void DevicePoller::set_control(ControlSink* sink, ControlSettings settings) {
   impl_->control_sink = sink;
   impl_->control = std::move(settings);
+  std::lock_guard lock(impl_->ctl_mu);
+  impl_->holder.emplace(impl_->holder_settings(), impl_->clock);
 }
 
 void DevicePoller::set(SetpointCommand command, ControlCallback done) {
@@ -924,7 +866,7 @@ std::future<void> DevicePoller::release_all(const std::string& reason) {
     std::vector<std::pair<std::string, std::string>> points;
     {
       std::lock_guard lock(impl->ctl_mu);
-      for (const auto& [point, h] : impl->held) points.emplace_back(point, h.sp.actor);
+      points = impl->holder->holders();
     }
     for (const auto& [point, actor] : points) impl->release_held(point, actor, reason, {});
     finished->set_value();
@@ -935,9 +877,7 @@ std::future<void> DevicePoller::release_all(const std::string& reason) {
 
 std::vector<ActiveSetpoint> DevicePoller::setpoints() const {
   std::lock_guard lock(impl_->ctl_mu);
-  std::vector<ActiveSetpoint> out;
-  for (const auto& [point, h] : impl_->held) out.push_back(h.sp);
-  return out;
+  return impl_->holder->held();
 }
 
 std::vector<ControlInfo> DevicePoller::controls() const {

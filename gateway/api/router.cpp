@@ -15,7 +15,7 @@
 #include "gateway/api/limits.hpp"
 #include "gateway/api/metrics.hpp"
 #include "gateway/api/openapi.hpp"
-#include "gateway/runtime/clock.hpp"
+#include "adapters/clock.hpp"
 #include "gateway/runtime/device_registry.hpp"
 #include "gateway/runtime/point_store.hpp"
 #include "gateway/store/event_log.hpp"

@@ -24,8 +24,10 @@ class Registry;
 namespace gridlet::config {
 struct Config;
 }
-namespace gridlet::runtime {
+namespace gridlet::adapters {
 class Clock;
+}
+namespace gridlet::runtime {
 class DeviceRegistry;
 class PointStore;
 }  // namespace gridlet::runtime
@@ -42,7 +44,7 @@ class TokenStore;
 // everything except `store` and `tokens` is touched on the event loop only.
 struct ApiContext {
   const config::Config* config = nullptr;
-  const runtime::Clock* clock = nullptr;
+  const adapters::Clock* clock = nullptr;
   runtime::DeviceRegistry* devices = nullptr;
   runtime::PointStore* points = nullptr;
   store::TelemetryStore* store = nullptr;    // thread-safe

@@ -26,7 +26,7 @@
 #include "adapters/modbus/profile.hpp"
 #include "gateway/api/auth.hpp"
 #include "gateway/api/server.hpp"
-#include "gateway/runtime/clock.hpp"
+#include "adapters/clock.hpp"
 #include "gateway/runtime/device_registry.hpp"
 #include "gateway/runtime/point_store.hpp"
 #include "gateway/runtime/scheduler.hpp"
@@ -41,6 +41,8 @@ namespace gridlet::runtime {
 namespace {
 
 namespace asio = boost::asio;
+using adapters::MonotonicClock;
+using adapters::SystemClock;
 using namespace std::chrono_literals;
 
 // How long SIGTERM may take before the loop is abandoned (systemd's TimeoutStopSec is larger).

@@ -13,10 +13,12 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/clock.hpp"
 #include "adapters/device.hpp"
-#include "gateway/runtime/clock.hpp"
 
 namespace gridlet::runtime {
+
+using adapters::Clock;
 
 struct PointKey {
   std::string device;

@@ -14,9 +14,12 @@
 #include <string>
 #include <utility>
 
-#include "gateway/runtime/clock.hpp"
+#include "adapters/clock.hpp"
 
 namespace gridlet::runtime {
+
+using adapters::Clock;
+using adapters::TimePoint;
 
 class Scheduler {
  public:

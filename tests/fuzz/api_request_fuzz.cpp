@@ -14,7 +14,7 @@
 
 #include "gateway/api/router.hpp"
 #include "gateway/config/config.hpp"
-#include "gateway/runtime/clock.hpp"
+#include "adapters/clock.hpp"
 #include "gateway/runtime/device_registry.hpp"
 #include "gateway/runtime/point_store.hpp"
 
@@ -87,7 +87,7 @@ struct World {
     router = std::make_unique<api::Router>(
         ctx, api::Router::Executors{[](api::Router::Task t) { t(); }, [](api::Router::Task t) { t(); }});
   }
-  runtime::ManualClock clock;
+  adapters::ManualClock clock;
   config::Config cfg;
   runtime::DeviceRegistry devices;
   runtime::PointStore points;

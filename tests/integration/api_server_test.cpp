@@ -24,7 +24,7 @@
 #include "gateway/api/router.hpp"
 #include "gateway/api/server.hpp"
 #include "gateway/config/config.hpp"
-#include "gateway/runtime/clock.hpp"
+#include "adapters/clock.hpp"
 #include "gateway/runtime/device_registry.hpp"
 #include "gateway/runtime/point_store.hpp"
 #include "gateway/store/event_log.hpp"
@@ -195,7 +195,7 @@ class ApiServerTest : public ::testing::Test {
   std::map<Role, std::string> tokens_;
   std::unique_ptr<TokenStore> token_store_;
   prometheus::Registry registry_;
-  runtime::SystemClock clock_;
+  adapters::SystemClock clock_;
   config::Config config_;
   runtime::DeviceRegistry devices_;
   runtime::PointStore points_{clock_};

@@ -16,7 +16,7 @@
 #include "gateway/api/openapi.hpp"
 #include "gateway/api/router.hpp"
 #include "gateway/config/config.hpp"
-#include "gateway/runtime/clock.hpp"
+#include "adapters/clock.hpp"
 #include "gateway/runtime/device_registry.hpp"
 #include "gateway/runtime/point_store.hpp"
 
@@ -135,7 +135,7 @@ class RouterTest : public ::testing::Test {
   std::map<Role, std::string> tokens_;
   std::unique_ptr<TokenStore> token_store_;
   config::Config config_;
-  runtime::ManualClock clock_;
+  adapters::ManualClock clock_;
   runtime::DeviceRegistry devices_;
   runtime::PointStore points_{clock_};
   prometheus::Registry registry_;

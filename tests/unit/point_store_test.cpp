@@ -7,6 +7,7 @@
 namespace gridlet::runtime {
 namespace {
 
+using adapters::ManualClock;
 using adapters::Quality;
 using namespace std::chrono_literals;
 

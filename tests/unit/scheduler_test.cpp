@@ -7,6 +7,8 @@
 namespace gridlet::runtime {
 namespace {
 
+using adapters::ManualClock;
+using adapters::MonotonicClock;
 using namespace std::chrono_literals;
 
 TEST(Scheduler, PeriodicTaskRunsOnItsGrid) {

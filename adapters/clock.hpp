@@ -1,11 +1,12 @@
 // Time is injected: production code reads a Clock, tests use a ManualClock and never sleep.
+// Here, in the lowest module that needs it (setpoint holding); the gateway uses it from here.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <mutex>
 
-namespace gridlet::runtime {
+namespace gridlet::adapters {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
@@ -46,9 +47,9 @@ class ManualClock final : public Clock {
   TimePoint now_;
 };
 
-}  // namespace gridlet::runtime
+}  // namespace gridlet::adapters
 
-namespace gridlet::runtime {
+namespace gridlet::adapters {
 
 // Wall-clock-shaped time that never goes backwards: the system time at construction plus the
 // monotonic time elapsed since. Drives the daemon's scheduler, so an NTP step on a Pi without a
@@ -67,4 +68,4 @@ class MonotonicClock final : public Clock {
   std::chrono::steady_clock::time_point steady_start_;
 };
 
-}  // namespace gridlet::runtime
+}  // namespace gridlet::adapters
