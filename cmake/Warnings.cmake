@@ -4,6 +4,10 @@ set(GRIDLET_WARNING_FLAGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
   list(APPEND GRIDLET_WARNING_FLAGS -Wno-restrict)
 endif()
+# Clang proves the lock discipline of GUARDED_BY state (adapters/thread_safety.hpp).
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  list(APPEND GRIDLET_WARNING_FLAGS -Wthread-safety)
+endif()
 if(GRIDLET_WERROR)
   list(APPEND GRIDLET_WARNING_FLAGS -Werror)
 endif()

@@ -4,12 +4,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <set>
 #include <thread>
 
 #include "adapters/modbus/unit_policy.hpp"
+#include "adapters/thread_safety.hpp"
 
 namespace gridlet::adapters::modbus {
 namespace {
@@ -82,46 +81,46 @@ struct Bus::Impl {
   const std::unique_ptr<Transport> transport;
   bool has_worker = false;
 
-  // Bus thread only.
+  // Bus thread only (or the one thread of a bus without a worker).
   milliseconds reconnect_backoff{0};
   SteadyClock::time_point reconnect_at{};
   SteadyClock::time_point last_frame_end{};
   bool connect_failing = false;
   std::optional<std::uint8_t> late_unit;  // timed out last: a garbled reply next is its answer
-  int depth = 0;                           // nesting of running items
-  Priority running_priority = Priority::kWrite;
   std::atomic<bool> connected{false};
 
-  mutable std::mutex mu;
-  std::condition_variable cv;
-  bool draining = false;  // guarded by mu
-  bool stopping = false;
-  bool finished = false;
-  std::vector<Item> items;
-  std::uint64_t next_id = 1;
-  std::size_t queued_requests = 0;
-  std::set<std::uint64_t> running;  // ids whose fn runs right now
-  std::thread::id worker_id;
-  std::map<std::uint8_t, UnitRecord> units;
-  BusHealth stats;
+  mutable Mutex mu;
+  CondVar cv;
+  int depth GUARDED_BY(mu) = 0;  // nesting of running items (bus thread)
+  Priority running_priority GUARDED_BY(mu) = Priority::kWrite;
+  bool draining GUARDED_BY(mu) = false;
+  bool stopping GUARDED_BY(mu) = false;
+  bool finished GUARDED_BY(mu) = false;
+  std::vector<Item> items GUARDED_BY(mu);
+  std::uint64_t next_id GUARDED_BY(mu) = 1;
+  std::size_t queued_requests GUARDED_BY(mu) = 0;
+  std::set<std::uint64_t> running GUARDED_BY(mu);  // ids whose fn runs right now
+  std::thread::id worker_id GUARDED_BY(mu);
+  std::map<std::uint8_t, UnitRecord> units GUARDED_BY(mu);
+  BusHealth stats GUARDED_BY(mu);
 
   void run();
   Response execute(const Request& r);
   bool ensure_connected();
   Response exchange(const Request& r, milliseconds timeout);
-  void record(const Request& r, const Response& resp, UnitRecord& unit);
-  UnitRecord& unit_of(std::uint8_t unit) { return units.try_emplace(unit, policy).first->second; }
+  void record(const Request& r, const Response& resp, UnitRecord& unit) REQUIRES(mu);
+  UnitRecord& unit_of(std::uint8_t unit) REQUIRES(mu) { return units.try_emplace(unit, policy).first->second; }
 
   // Caller holds mu. The priority an item runs at now: a poll of a unit that is not online is a
   // probe, the least urgent work.
-  Priority effective(const Item& item) {
+  Priority effective(const Item& item) REQUIRES(mu) {
     if (item.unit == kAnyUnit || item.priority <= Priority::kKeepAlive) return item.priority;
     const auto it = units.find(static_cast<std::uint8_t>(item.unit));
     const bool online = it != units.end() && it->second.policy.state() == UnitPolicy::State::kOnline;
     return online ? item.priority : Priority::kDiscovery;
   }
   // Caller holds mu. The most urgent due item no less urgent than `limit`, or items.end().
-  std::vector<Item>::iterator pick(SteadyClock::time_point now, Priority limit) {
+  std::vector<Item>::iterator pick(SteadyClock::time_point now, Priority limit) REQUIRES(mu) {
     auto best = items.end();
     Priority best_priority = Priority::kDiscovery;
     for (auto it = items.begin(); it != items.end(); ++it) {
@@ -135,9 +134,8 @@ struct Bus::Impl {
     }
     return best;
   }
-  // Caller holds mu (through `lock`); runs the item without it.
-  void run_item(std::unique_lock<std::mutex>& lock, std::vector<Item>::iterator it,
-                SteadyClock::time_point now) {
+  // Caller holds mu; runs the item without it.
+  void run_item(std::vector<Item>::iterator it, SteadyClock::time_point now) REQUIRES(mu) {
     const std::uint64_t id = it->id;
     const Priority priority = effective(*it);
     auto fn = it->fn;
@@ -152,9 +150,9 @@ struct Bus::Impl {
     const Priority outer = running_priority;
     running_priority = priority;
     ++depth;
-    lock.unlock();
+    mu.unlock();
     (*fn)();
-    lock.lock();
+    mu.lock();
     --depth;
     running_priority = outer;
     running.erase(id);
@@ -208,7 +206,7 @@ Response Bus::Impl::execute(const Request& r) {
   Response resp;
   milliseconds timeout{0};
   {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     // Stopping, or draining and this is not setpoint work: refused without touching the line.
     if (stopping || (draining && running_priority > Priority::kWrite)) {
       resp.outcome = Outcome::kRefused;
@@ -228,7 +226,7 @@ Response Bus::Impl::execute(const Request& r) {
     // The line is down, not the unit: counted for the bus, no unit backs off for it.
     resp.outcome = Outcome::kIoError;
     resp.completed_ms = unix_ms();
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     ++stats.requests;
     ++stats.errors["io_error"];
     return resp;
@@ -239,7 +237,7 @@ Response Bus::Impl::execute(const Request& r) {
     // Most likely the late answer of the unit that timed out just before, not this unit's fault:
     // charged to the late unit; this request is tried once more on a clean line.
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       ++stats.errors["late_reply"];
       ++unit_of(*late_unit).health.failures;
     }
@@ -253,7 +251,7 @@ Response Bus::Impl::execute(const Request& r) {
   } else {
     late_unit.reset();
   }
-  std::lock_guard lock(mu);
+  MutexLock lock(mu);
   if (resp.outcome == Outcome::kRefused) {  // interrupted by shutdown: says nothing of the unit
     ++stats.errors["refused"];
     return resp;
@@ -292,13 +290,13 @@ void Bus::Impl::record(const Request& r, const Response& resp, UnitRecord& unit)
 }
 
 void Bus::Impl::run() {
-  std::unique_lock lock(mu);
+  MutexLock lock(mu);
   worker_id = std::this_thread::get_id();
   while (!stopping) {
     const auto now = SteadyClock::now();
     const auto it = pick(now, draining ? Priority::kWrite : Priority::kDiscovery);
     if (it != items.end()) {
-      run_item(lock, it, now);
+      run_item(it, now);
       continue;
     }
     auto next_due = SteadyClock::time_point::max();
@@ -342,12 +340,12 @@ Response Bus::execute_now(const Request& request) {
   if (s.has_worker) {
     // Between the requests of a task: writes and keep-alives that are due go first (one level:
     // they are not interrupted themselves).
-    std::unique_lock lock(s.mu);
+    MutexLock lock(s.mu);
     while (s.depth == 1 && s.running_priority > Priority::kKeepAlive && !s.stopping) {
       const auto now = SteadyClock::now();
       const auto it = s.pick(now, s.draining ? Priority::kWrite : Priority::kKeepAlive);
       if (it == s.items.end()) break;
-      s.run_item(lock, it, now);
+      s.run_item(it, now);
     }
   }
   return s.execute(request);
@@ -357,7 +355,7 @@ bool Bus::submit(Request request, Callback done, std::optional<Priority> priorit
   Impl& s = *impl_;
   const Priority p = priority.value_or(request.op == Request::Op::kRead ? Priority::kFast : Priority::kWrite);
   {
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     if (s.stopping || s.queued_requests >= s.settings.queue_limit) {
       ++s.stats.errors["refused"];
       return false;
@@ -388,7 +386,7 @@ Bus::TaskId Bus::every(milliseconds period, Priority priority, int unit, std::fu
   Impl& s = *impl_;
   TaskId id = 0;
   {
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     id = s.next_id++;
     Item item;
     item.id = id;
@@ -407,7 +405,7 @@ Bus::TaskId Bus::post(Priority priority, std::function<void()> fn) {
   Impl& s = *impl_;
   TaskId id = 0;
   {
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     if (s.stopping) return 0;  // it would never run
     id = s.next_id++;
     Item item;
@@ -423,15 +421,15 @@ Bus::TaskId Bus::post(Priority priority, std::function<void()> fn) {
 
 void Bus::cancel(TaskId id) {
   Impl& s = *impl_;
-  std::unique_lock lock(s.mu);
+  MutexLock lock(s.mu);
   std::erase_if(s.items, [&](const Item& t) { return t.id == id; });
   if (std::this_thread::get_id() == s.worker_id) return;
-  s.cv.wait(lock, [&] { return !s.running.contains(id) || s.finished; });
+  while (s.running.contains(id) && !s.finished) s.cv.wait(lock);
 }
 
 void Bus::drain() {
   {
-    std::lock_guard lock(impl_->mu);
+    MutexLock lock(impl_->mu);
     impl_->draining = true;
   }
   impl_->transport->interrupt();
@@ -440,7 +438,7 @@ void Bus::drain() {
 
 void Bus::request_stop() {
   {
-    std::lock_guard lock(impl_->mu);
+    MutexLock lock(impl_->mu);
     impl_->stopping = true;
   }
   impl_->transport->interrupt();
@@ -451,10 +449,11 @@ bool Bus::stop(milliseconds deadline) {
   request_stop();
   if (!worker_.joinable()) return true;
   {
-    std::unique_lock lock(impl_->mu);
+    MutexLock lock(impl_->mu);
     const auto until = deadline == milliseconds::max() ? SteadyClock::time_point::max()
                                                        : SteadyClock::now() + deadline;
-    if (!impl_->cv.wait_until(lock, until, [&] { return impl_->finished; })) {
+    while (!impl_->finished && SteadyClock::now() < until) impl_->cv.wait_until(lock, until);
+    if (!impl_->finished) {
       lock.unlock();
       spdlog::warn("bus {}: still in an exchange after {} ms; abandoned", impl_->settings.id, deadline.count());
       worker_.detach();
@@ -466,7 +465,7 @@ bool Bus::stop(milliseconds deadline) {
 }
 
 BusHealth Bus::health() const {
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   BusHealth h = impl_->stats;
   h.connected = impl_->connected;
   h.timeout = impl_->settings.timeout;

@@ -11,6 +11,7 @@
 #include "adapters/clock.hpp"
 #include "adapters/modbus/control.hpp"
 #include "adapters/setpoint_holder.hpp"
+#include "adapters/thread_safety.hpp"
 #include "adapters/modbus/read_plan.hpp"
 #include "adapters/modbus/sunspec_discovery.hpp"
 #include "adapters/modbus/sunspec_models.hpp"
@@ -124,23 +125,24 @@ struct DevicePoller::Impl {
   std::vector<Bus::TaskId> tasks;                  // cancelled (and waited for) on destruction
   milliseconds current_period{0};                  // poll period of what is being published
 
-  mutable std::mutex status_mu;
-  DeviceStatus status;
+  mutable Mutex status_mu;
+  DeviceStatus status GUARDED_BY(status_mu);
 
   // ---- Setpoints. Mutated on the bus thread only; ctl_mu guards them for readers elsewhere.
   ControlSink* control_sink = nullptr;
   ControlSettings control;
   MonotonicClock clock;
-  mutable std::mutex ctl_mu;                // guards holder and nameplate for readers elsewhere
-  std::optional<SetpointHolder> holder;  // set up by the constructor and set_control()
-  std::map<std::string, double> nameplate;  // "<model name>.<point>" of 120, 121, 702, 802
+  mutable Mutex ctl_mu;  // for readers on other threads (the API)
+  std::optional<SetpointHolder> holder GUARDED_BY(ctl_mu);  // set up by the constructor, set_control()
+  // "<model name>.<point>" of 120, 121, 702, 802
+  std::map<std::string, double> nameplate GUARDED_BY(ctl_mu);
   struct HeartbeatState {
     bool started = false;
     bool failing = false;
   };
   std::map<std::uint16_t, HeartbeatState> heartbeats;  // by model address
-  std::mutex posted_mu;
-  std::set<Bus::TaskId> posted;  // one-shot control work not yet run: cancelled on destruction
+  Mutex posted_mu;
+  std::set<Bus::TaskId> posted GUARDED_BY(posted_mu);  // one-shot control work not yet run: cancelled on destruction
 
   // False when the bus is stopping (fn dropped).
   bool post_control(std::function<void()> fn);
@@ -166,7 +168,7 @@ struct DevicePoller::Impl {
     if (control_sink != nullptr) control_sink->on_control(ev);
   }
   std::optional<double> nameplate_value(std::string_view key) const {
-    std::lock_guard lock(ctl_mu);
+    MutexLock lock(ctl_mu);
     const auto it = nameplate.find(std::string(key));
     return it == nameplate.end() ? std::nullopt : std::optional<double>(it->second);
   }
@@ -202,11 +204,11 @@ struct DevicePoller::Impl {
   // setpoints are written again. An exception for one block is not silence, so it never triggers
   // re-assertion.
   void note_contact(bool answered) {
-    std::lock_guard lock(ctl_mu);
+    MutexLock lock(ctl_mu);
     holder->on_contact(answered);
   }
   void note_poll(bool ok, const std::string& error) {
-    std::lock_guard lock(status_mu);
+    MutexLock lock(status_mu);
     ++status.polls;
     if (!ok) {
       ++status.poll_failures;
@@ -261,7 +263,7 @@ void DevicePoller::Impl::publish(const std::string& point, std::string_view unit
     auto [it, inserted] = counters.try_emplace(point, counter_range);
     const auto r = it->second.update(value);
     if (r.discontinuity) {
-      std::lock_guard lock(status_mu);
+      MutexLock lock(status_mu);
       ++status.counter_discontinuities;
       spdlog::warn("device {}: counter {} went back from its last value; continuing from it", id, point);
     }
@@ -340,7 +342,7 @@ void DevicePoller::Impl::poll_class(PollClass c) {
       }
       if ((p.min && v.value < *p.min) || (p.max && v.value > *p.max)) {
         {
-          std::lock_guard lock(status_mu);
+          MutexLock lock(status_mu);
           ++status.out_of_range;
         }
         publish(p.name, p.unit, v.value, Quality::kError, resp.completed_ms, false, 0);
@@ -373,7 +375,7 @@ void DevicePoller::Impl::sunspec_discover() {
   }
   models = d.models;
   rediscover = kRediscoverInitial;
-  std::lock_guard lock(status_mu);
+  MutexLock lock(status_mu);
   status.discovered = true;
   status.models.clear();
   for (const auto& m : models) status.models.push_back(m.id);
@@ -430,7 +432,7 @@ void DevicePoller::Impl::sunspec_poll(PollClass cls, bool all) {
     auto& names = published[m.address];
     const bool record_names = names.empty();
     if (m.id == 120 || m.id == 121 || m.id == 702 || m.id == 802) {  // ranges of setpoints
-      std::lock_guard lock(ctl_mu);
+      MutexLock lock(ctl_mu);
       for (std::size_t i = 0; i < dm.points.size(); ++i) {
         if (!dm.points[i].value) continue;
         double*& slot = cache.nameplate_slots[i];
@@ -462,7 +464,7 @@ void DevicePoller::Impl::sunspec_poll(PollClass cls, bool all) {
     model_cache.clear();
     failed_models.clear();
     next_discovery = now;
-    std::lock_guard lock(status_mu);
+    MutexLock lock(status_mu);
     status.discovered = false;
   }
 }
@@ -471,11 +473,11 @@ void DevicePoller::Impl::sunspec_poll(PollClass cls, bool all) {
 
 bool DevicePoller::Impl::post_control(std::function<void()> fn) {
   // The id is registered before the task can run, so the task can always remove it.
-  std::lock_guard lock(posted_mu);
+  MutexLock lock(posted_mu);
   auto shared = std::make_shared<Bus::TaskId>(0);
   *shared = bus.post(Priority::kWrite, [this, shared, fn = std::move(fn)] {
     fn();
-    std::lock_guard l(posted_mu);
+    MutexLock l(posted_mu);
     posted.erase(*shared);
   });
   if (*shared == 0) return false;
@@ -689,7 +691,7 @@ void DevicePoller::Impl::hold(const SetpointCommand& cmd, const ControlEvent& ev
   // A rejected, refused or ignored command changes nothing (see SetpointHolder::on_set).
   if (ev.outcome != ControlOutcome::kApplied && ev.outcome != ControlOutcome::kFailed) return;
   const auto keepalive = keepalive_of(cmd.point);  // may read the device's revert timer
-  std::lock_guard lock(ctl_mu);
+  MutexLock lock(ctl_mu);
   holder->on_set(cmd, ev, keepalive);
 }
 
@@ -697,7 +699,7 @@ void DevicePoller::Impl::release_held(const std::string& point, const std::strin
                                       const std::string& reason, const ControlCallback& done) {
   const ControlEvent ev = apply(point, std::nullopt, ControlAction::kRelease, actor, reason);
   {
-    std::lock_guard lock(ctl_mu);
+    MutexLock lock(ctl_mu);
     holder->on_release(point, ev);
   }
   if (done) done(ev);
@@ -707,7 +709,7 @@ void DevicePoller::Impl::heartbeat_tick() {
   if (profile || models.empty()) return;
   std::optional<std::uint32_t> beat;
   {
-    std::lock_guard lock(ctl_mu);
+    MutexLock lock(ctl_mu);
     beat = holder->heartbeat_due();
   }
   if (!beat) return;
@@ -750,12 +752,12 @@ void DevicePoller::Impl::control_tick() {
   heartbeat_tick();
   std::vector<DueWrite> writes;
   {
-    std::lock_guard lock(ctl_mu);
+    MutexLock lock(ctl_mu);
     writes = holder->due();
   }
   for (const DueWrite& w : writes) {
     const ControlEvent ev = apply(w.point, w.value, w.action, w.actor, w.reason);
-    std::lock_guard lock(ctl_mu);
+    MutexLock lock(ctl_mu);
     holder->on_written(w, ev);
   }
 }
@@ -770,7 +772,7 @@ DevicePoller::~DevicePoller() {
   for (const auto id : impl_->tasks) impl_->bus.cancel(id);
   std::set<Bus::TaskId> posted;
   {
-    std::lock_guard lock(impl_->posted_mu);
+    MutexLock lock(impl_->posted_mu);
     posted = impl_->posted;
   }
   for (const auto id : posted) impl_->bus.cancel(id);
@@ -810,14 +812,14 @@ void DevicePoller::poll_once() {
 const std::string& DevicePoller::bus_id() const { return impl_->bus.settings().id; }
 
 DeviceStatus DevicePoller::status() const {
-  std::lock_guard lock(impl_->status_mu);
+  MutexLock lock(impl_->status_mu);
   return impl_->status;
 }
 
 void DevicePoller::set_control(ControlSink* sink, ControlSettings settings) {
   impl_->control_sink = sink;
   impl_->control = std::move(settings);
-  std::lock_guard lock(impl_->ctl_mu);
+  MutexLock lock(impl_->ctl_mu);
   impl_->holder.emplace(impl_->holder_settings(), impl_->clock);
 }
 
@@ -865,7 +867,7 @@ std::future<void> DevicePoller::release_all(const std::string& reason) {
   const bool posted = impl->post_control([impl, reason, finished] {
     std::vector<std::pair<std::string, std::string>> points;
     {
-      std::lock_guard lock(impl->ctl_mu);
+      MutexLock lock(impl->ctl_mu);
       points = impl->holder->holders();
     }
     for (const auto& [point, actor] : points) impl->release_held(point, actor, reason, {});
@@ -876,7 +878,7 @@ std::future<void> DevicePoller::release_all(const std::string& reason) {
 }
 
 std::vector<ActiveSetpoint> DevicePoller::setpoints() const {
-  std::lock_guard lock(impl_->ctl_mu);
+  MutexLock lock(impl_->ctl_mu);
   return impl_->holder->held();
 }
 

@@ -22,6 +22,7 @@ namespace {
 
 using gridlet::testing::Devsim;
 using gridlet::testing::eventually;
+using gridlet::testing::holds_for;
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
 namespace sunspec = gridlet::adapters::sunspec;
@@ -258,9 +259,10 @@ TEST(DevsimDer, ActivePowerSetpointIsCappedByThePvAndReverts) {
   const int wset = d.m704 + off(704, "WSetEna");
   ASSERT_EQ(d.c->write(wset, {1, 1, hi(4000), lo(4000)}), 0);
   ASSERT_TRUE(eventually(3s, [&] { return d.ctl32("WSet") == 4000; }));
-  std::this_thread::sleep_for(500ms);  // past the setpoint delay: the output must not exceed the sun
-  EXPECT_NEAR(d.watts(), available, 0.03 * available);
-  EXPECT_LE(d.watts(), 0.6 * kRatedW);
+  // Past the setpoint delay the output settles at what the sun gives, and never exceeds it.
+  EXPECT_TRUE(eventually(2s, [&] { return std::abs(d.watts() - available) <= 0.03 * available; }))
+      << d.watts() << " W, " << available << " W available";
+  EXPECT_TRUE(holds_for(500ms, [&] { return d.watts() <= 0.6 * kRatedW; }));
 
   // WSet below: output follows it. Block write with a 2 s reversion to disabled.
   const auto written = SteadyClock::now();
@@ -332,8 +334,7 @@ TEST(DevsimDer, ControllerHeartbeatLossDisablesTheControls) {
 
   // A heartbeat that never changed arms nothing: still limited after the timeout.
   ASSERT_EQ(c.write(hb, {0, 0}), 0);
-  std::this_thread::sleep_for(2300ms);
-  EXPECT_EQ(d.ctl("WMaxLimPctEna"), 1);
+  EXPECT_TRUE(holds_for(2300ms, [&] { return d.ctl("WMaxLimPctEna") == 1; }));
   EXPECT_EQ(c.u32(kFaultHeartbeatLosses), 0);
 
   // A live controller keeps the controls.

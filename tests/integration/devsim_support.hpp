@@ -26,6 +26,18 @@ bool eventually(std::chrono::milliseconds deadline, F f) {
   return f();
 }
 
+// Checks `f` over the whole `window` (a property that must hold while time passes, such as "the
+// device never reverts"); false at the first time it does not.
+template <typename F>
+bool holds_for(std::chrono::milliseconds window, F f) {
+  const auto until = std::chrono::steady_clock::now() + window;
+  while (std::chrono::steady_clock::now() < until) {
+    if (!f()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return f();
+}
+
 // A running devsim; stopped with SIGTERM (and must exit cleanly) when the object dies.
 class Devsim {
  public:

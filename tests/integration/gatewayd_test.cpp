@@ -591,7 +591,8 @@ TEST_F(GatewaydTest, SetpointsThroughTheApiAreCheckedAuditedAndReleasedAtStop) {
   EXPECT_EQ(json::parse(ignored->body)["error"]["code"], "device_mismatch");
 
   // Held and kept alive past the 3 s revert timer.
-  std::this_thread::sleep_for(4s);
+  EXPECT_TRUE(gridlet::testing::holds_for(4s, [&] { return wmaxlim_ena(*port) == 1; }))
+      << "the device would have reverted after 3 s without the keep-alive";
   doc = json::parse(http(d.port(), "GET", "/api/v1/devices/pv/setpoints", viewer)->body);
   ASSERT_EQ(doc["setpoints"].size(), 1u) << doc.dump();
   EXPECT_EQ(doc["setpoints"][0]["last_outcome"], "applied");

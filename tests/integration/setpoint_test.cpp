@@ -19,6 +19,7 @@ namespace {
 
 using gridlet::testing::Devsim;
 using gridlet::testing::eventually;
+using gridlet::testing::holds_for;
 using namespace gridlet::testing::modbus;
 using namespace std::chrono_literals;
 
@@ -100,11 +101,8 @@ TEST(Setpoints, InverterLimitIsWrittenReadBackKeptAliveAndReleased) {
   })) << "W " << rig.value("inverter_three_phase.W") << " of " << rating;
 
   // Kept alive: three revert periods later the device has never reverted.
-  const auto until = std::chrono::steady_clock::now() + 9s;
-  while (std::chrono::steady_clock::now() < until) {
-    ASSERT_EQ(rig.value("controls.WMaxLim_Ena"), 1) << "the device reverted: the keep-alive failed";
-    std::this_thread::sleep_for(100ms);
-  }
+  ASSERT_TRUE(holds_for(9s, [&] { return rig.value("controls.WMaxLim_Ena") == 1; }))
+      << "the device reverted: the keep-alive failed";
   EXPECT_GE(rig.sink.events_of(ControlAction::kKeepAlive, ControlOutcome::kApplied), 6);
 
   // Released: the enable goes back to 0 and nothing is held any more.
@@ -270,8 +268,7 @@ TEST(Setpoints, DerLimitAndActivePowerThroughModel704) {
     return w >= 0 && w <= 0.3 * rating * 1.01;
   })) << der.value("DERMeasureAC.W");
   // Kept alive past the 3 s timer.
-  std::this_thread::sleep_for(4s);
-  EXPECT_EQ(der.value("DERCtlAC.WMaxLimPctEna"), 1);
+  EXPECT_TRUE(holds_for(4s, [&] { return der.value("DERCtlAC.WMaxLimPctEna") == 1; }));
 
   // Active power in watts: WSetMod 1, bounded by the nameplate on both sides.
   ev = set_and_wait(der.poller, "DERCtlAC.WSet", rating * 1.5);
@@ -304,11 +301,8 @@ TEST(Setpoints, ControllerHeartbeatKeepsTheDeviceUnderControl) {
     ASSERT_EQ(set_and_wait(der.poller, "DERCtlAC.WMaxLimPct", 50).outcome, ControlOutcome::kApplied);
     EXPECT_TRUE(der.reads("DERCtlAC.WMaxLimPctEna", 1));
     // Three watchdog periods with our heartbeat: still under control.
-    const auto until = std::chrono::steady_clock::now() + 6s;
-    while (std::chrono::steady_clock::now() < until) {
-      ASSERT_EQ(der.value("DERCtlAC.WMaxLimPctEna"), 1) << "the heartbeat did not keep the device";
-      std::this_thread::sleep_for(100ms);
-    }
+    ASSERT_TRUE(holds_for(6s, [&] { return der.value("DERCtlAC.WMaxLimPctEna") == 1; }))
+        << "the heartbeat did not keep the device";
     const auto events = der.sink.events();
     const bool started = std::any_of(events.begin(), events.end(), [](const ControlEvent& e) {
       return e.action == ControlAction::kHeartbeat && e.outcome == ControlOutcome::kApplied &&
@@ -389,8 +383,7 @@ poll = "fast"
   EXPECT_EQ(ev.outcome, ControlOutcome::kRejected) << ev.detail;
   EXPECT_EQ(meter.setpoints()[0].value, 15);
   // A block that answers with an exception on every poll is not lost contact: no re-assertion.
-  std::this_thread::sleep_for(2s);
-  EXPECT_EQ(sink.events_of(ControlAction::kReassert, ControlOutcome::kApplied), 0);
+  EXPECT_TRUE(holds_for(2s, [&] { return sink.events_of(ControlAction::kReassert, ControlOutcome::kApplied) == 0; }));
   // Back to 15, then released to the profile's fail-safe.
   ASSERT_EQ(set_and_wait(meter, "demand_period_min", 15).outcome, ControlOutcome::kApplied);
   const auto rel = release_and_wait(meter, "demand_period_min");
