@@ -10,6 +10,7 @@
 
 #include "adapters/clock.hpp"
 #include "adapters/modbus/control.hpp"
+#include "adapters/modbus/profile_decode.hpp"
 #include "adapters/setpoint_holder.hpp"
 #include "adapters/thread_safety.hpp"
 #include "adapters/modbus/read_plan.hpp"
@@ -302,64 +303,19 @@ void DevicePoller::Impl::poll_class(PollClass c) {
       continue;
     }
     note_poll(true, "");
-    auto regs_of = [&](const Point& p) {
-      return std::span<const std::uint16_t>(resp.registers)
-          .subspan(static_cast<std::size_t>(p.address - rr.start), p.register_count());
-    };
     for (std::size_t k : rr.points) {
       const Point& p = profile->points[cp.wanted[k]];
-      if (p.encoding.type == DataType::kString) continue;  // identity text, not a reading
-      if (is_bit_table(p.table)) {  // coils and discrete inputs: the response holds 0/1 per bit
-        publish(p.name, p.unit, resp.registers[static_cast<std::size_t>(p.address - rr.start)],
-                Quality::kGood, resp.completed_ms, false, 0);
-        continue;
+      const PointValue v = decode_point(*profile, p, resp.registers, rr.start);
+      if (v.text) continue;
+      if (v.out_of_range) {
+        MutexLock lock(status_mu);
+        ++status.out_of_range;
       }
-      DecodeResult d = decode(regs_of(p), p.encoding);
-      if (d.is_missing()) {
-        publish(p.name, p.unit, 0.0, Quality::kMissing, resp.completed_ms, false, 0);
-        continue;
-      }
-      if (!d.is_number()) {
-        publish(p.name, p.unit, 0.0, Quality::kError, resp.completed_ms, false, 0);
-        continue;
-      }
-      Scale scale{p.scale, std::nullopt};
-      if (!p.scale_point.empty()) {
-        const Point* sf = profile->find(p.scale_point);
-        const DecodeResult sfd = sf ? decode(regs_of(*sf), sf->encoding) : DecodeResult{};
-        const auto e = sfd.is_number() ? sfd.number.as_i64() : std::nullopt;
-        if (!e) {
-          publish(p.name, p.unit, 0.0, Quality::kMissing, resp.completed_ms, false, 0);
-          continue;
-        }
-        scale.exponent = *e;
-      }
-      const ScaledValue v = apply_scale(d.number, scale);
-      if (v.status != DecodeStatus::kNumber) {
-        publish(p.name, p.unit, 0.0, v.status == DecodeStatus::kMissing ? Quality::kMissing : Quality::kError,
-                resp.completed_ms, false, 0);
-        continue;
-      }
-      if ((p.min && v.value < *p.min) || (p.max && v.value > *p.max)) {
-        {
-          MutexLock lock(status_mu);
-          ++status.out_of_range;
-        }
-        publish(p.name, p.unit, v.value, Quality::kError, resp.completed_ms, false, 0);
-        continue;
-      }
-      const bool counter = p.kind == PointKind::kCounter;
-      const double range =
-          counter && is_integer_type(p.encoding.type) && p.register_count() <= 2 && !scale.exponent
-              ? std::ldexp(1.0, 16 * p.register_count()) * p.scale
-              : 0.0;
-      publish(p.name, p.unit, v.value, Quality::kGood, resp.completed_ms, counter, range);
+      publish(p.name, p.unit, v.value, v.quality, resp.completed_ms, v.counter, v.counter_range);
     }
   }
 }
 
-// Finds the SunSpec model chain; a discovery task of the bus (the least urgent work), retried
-// with a growing pause while it fails.
 void DevicePoller::Impl::sunspec_discover() {
   if (!models.empty()) return;
   const auto now = SteadyClock::now();
