@@ -19,6 +19,13 @@ class Clock {
   }
 };
 
+// Unix milliseconds of the system clock: the timestamps of readings and logs (the one place that
+// reads it for them; code that plans with time takes a Clock instead).
+inline std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 class SystemClock final : public Clock {
  public:
   TimePoint now() const override { return std::chrono::system_clock::now(); }

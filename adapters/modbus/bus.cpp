@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "adapters/clock.hpp"
 #include "adapters/modbus/unit_policy.hpp"
 #include "adapters/thread_safety.hpp"
 
@@ -23,10 +24,6 @@ constexpr milliseconds kReconnectBackoffMax{30000};
 constexpr milliseconds kReconnectBackoffInitial{500};
 // After a timeout or a garbled reply a serial line must be quiet this long before the next frame.
 constexpr milliseconds kResyncQuietMin{50};
-
-std::int64_t unix_ms() {
-  return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 struct UnitRecord {
   explicit UnitRecord(const UnitPolicySettings& s) : policy(s) {}

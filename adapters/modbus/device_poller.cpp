@@ -30,11 +30,6 @@ constexpr milliseconds kRediscoverMax{300000};
 // Setpoint keep-alives, expiries, re-assertion and heartbeats are checked this often.
 constexpr milliseconds kControlTick{1000};
 
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 
 bool is_counter_type(sunspec::PointType t) {
   return t == sunspec::PointType::kAcc16 || t == sunspec::PointType::kAcc32 ||

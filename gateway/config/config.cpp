@@ -600,25 +600,31 @@ LoadResult load_config_file(const std::filesystem::path& path) {
   }
   LoadResult result = load_config_string(text.str(), path.string(), profile_search_path(path));
   if (!result.config) return result;
-  // A profile's own mistakes are configuration errors too: report them with their place.
+  // Each profile is parsed once; its own mistakes are configuration errors too, with their place.
+  auto& profiles = result.config->profiles;
   std::set<std::filesystem::path> checked;
   for (const auto& d : result.config->devices) {
     if (d.profile_path.empty() || !checked.insert(d.profile_path).second) continue;
-    for (const auto& e : adapters::modbus::load_profile_file(d.profile_path).errors) {
+    auto loaded = adapters::modbus::load_profile_file(d.profile_path);
+    for (const auto& e : loaded.errors) {
       result.errors.push_back(ConfigError{e.file, e.line, e.column, e.key_path, e.message});
+    }
+    if (loaded.profile) {
+      profiles.emplace(d.profile_path, std::make_shared<const adapters::modbus::Profile>(std::move(*loaded.profile)));
     }
   }
   // Fail-safe values of profile devices: a writable point of the profile, within its range.
   for (std::size_t i = 0; i < result.config->devices.size(); ++i) {
     const auto& d = result.config->devices[i];
     if (d.profile_path.empty() || d.failsafe.empty()) continue;
-    const auto loaded = adapters::modbus::load_profile_file(d.profile_path);
-    if (!loaded.profile) continue;  // its errors are reported above
+    const auto it = profiles.find(d.profile_path);
+    if (it == profiles.end()) continue;  // its errors are reported above
+    const adapters::modbus::Profile& profile = *it->second;
     for (const auto& [point, value] : d.failsafe) {
-      const auto* pt = loaded.profile->find(point);
+      const auto* pt = profile.find(point);
       std::string why;
       if (pt == nullptr || !pt->writable()) {
-        why = fmt::format("the profile {} has no writable point \"{}\"", loaded.profile->name, point);
+        why = fmt::format("the profile {} has no writable point \"{}\"", profile.name, point);
       } else if ((pt->min && value < *pt->min) || (pt->max && value > *pt->max)) {
         why = fmt::format("{} is outside the point's min/max", value);
       }

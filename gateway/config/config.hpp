@@ -7,12 +7,17 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "adapters/device.hpp"
+
+namespace gridlet::adapters::modbus {
+struct Profile;
+}
 
 namespace gridlet::config {
 
@@ -135,6 +140,9 @@ struct Config {
   MqttConfig mqtt;
   DrConfig dr;
   LedgerConfig ledger;
+  // The register-map profiles the devices use, parsed once when the file was loaded (by
+  // load_config_file; empty from load_config_string), by DeviceConfig::profile_path.
+  std::map<std::filesystem::path, std::shared_ptr<const adapters::modbus::Profile>> profiles;
 
   // api.tokens_file, or <data_dir>/tokens when unset.
   std::filesystem::path tokens_path() const;

@@ -312,9 +312,9 @@ std::string start_modbus(const config::Config& cfg, adapters::ReadingSink& sink,
       if (dc.bus != bc.id || !dc.enabled) continue;
       std::shared_ptr<const mb::Profile> profile;
       if (!dc.profile_path.empty()) {
-        auto loaded = mb::load_profile_file(dc.profile_path);
-        if (!loaded.profile) return loaded.errors.front().format();
-        profile = std::make_shared<const mb::Profile>(std::move(*loaded.profile));
+        const auto it = cfg.profiles.find(dc.profile_path);
+        if (it == cfg.profiles.end()) return "profile " + dc.profile_path.string() + " was not loaded";
+        profile = it->second;
       }
       fleet.pollers.push_back(std::make_unique<mb::DevicePoller>(
           *bus, dc.id, static_cast<std::uint8_t>(dc.unit_id), profile, sink));
