@@ -240,15 +240,15 @@ std::string openapi_json(std::string_view version) {
      {{"200", ok_reply("Devices, ordered by id", {{"type", "array"}, {"items", ref("Device")}})}});
   op("GET", "/api/v1/devices/{id}", "One device and its points",
      {{"200", ok_reply("The device", ref("DeviceDetail"))},
-      {"404", error_reply("No such device")}})["parameters"] = {path_param("id", "Device id")};
+      {"404", error_reply("No such device")}})["parameters"] = json::array({path_param("id", "Device id")});
   op("GET", "/api/v1/buses", "Health of every Modbus bus and its devices",
      {{"200", ok_reply("Buses: requests, errors by kind, latency, adaptive timeout, units online "
                        "and backing off, devices with their poll counts and SunSpec models",
                        {{"type", "array"}, {"items", {{"type", "object"}}}})}});
   op("GET", "/api/v1/points", "Latest value of every point",
      {{"200", ok_reply("Points; value is null unless quality is good or stale",
-                       {{"type", "array"}, {"items", ref("Point")}})}})["parameters"] = {
-      query_param("device", "Only points of this device")};
+                       {{"type", "array"}, {"items", ref("Point")}})}})["parameters"] =
+      json::array({query_param("device", "Only points of this device")});
   op("GET", "/api/v1/points/{device}/{point}/history", "Stored history of one point",
      {{"200", ok_reply("Rows, oldest first", ref("History"))},
       {"400", error_reply("Bad from/to/step, or more than kMaxHistoryRows rows: use a larger step")},
@@ -270,7 +270,7 @@ std::string openapi_json(std::string_view version) {
      {{"200", ok_reply("Controls with their ranges and fail-safes; setpoints held now",
                        ref("DeviceSetpoints"))},
       {"404", error_reply("No such device")},
-      {"503", error_reply("No Modbus devices")}})["parameters"] = {path_param("id", "Device id")};
+      {"503", error_reply("No Modbus devices")}})["parameters"] = json::array({path_param("id", "Device id")});
   const json setpoint_params = {path_param("id", "Device id"),
                                 path_param("point", "Control point, e.g. controls.WMaxLimPct")};
   json& put = op("PUT", "/api/v1/devices/{id}/setpoints/{point}",
