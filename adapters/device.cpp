@@ -1,9 +1,25 @@
 #include "adapters/device.hpp"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
 namespace gridlet::adapters {
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
+  });
+}
+
+bool valid_id(std::string_view id) {
+  if (id.empty() || id.size() > kMaxNameLength) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
 namespace {
 
 constexpr std::array<std::pair<Quality, std::string_view>, 4> kQualityNames{{

@@ -2,6 +2,7 @@
 // Adapters publish Readings into a ReadingSink; they never see the gateway's types.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,6 +19,14 @@ enum class Quality : std::uint8_t {
 };
 
 std::string_view to_string(Quality q);
+
+// The one name rule. Names (point names, token names, and ids as the API accepts them in paths):
+// 1..64 characters of [A-Za-z0-9_.-].
+inline constexpr std::size_t kMaxNameLength = 64;
+bool valid_name(std::string_view name);
+// Ids of sites, buses and devices in the configuration: 1..64 characters of [a-z0-9_-], because
+// they become MQTT topic levels and ledger ids. Every valid id is a valid name.
+bool valid_id(std::string_view id);
 std::optional<Quality> parse_quality(std::string_view s);
 
 enum class DeviceKind : std::uint8_t { kInverter, kBattery, kMeter, kEvCharger, kOther };

@@ -2,6 +2,8 @@
 // reports every problem in the file (the same approach as the gateway's configuration loader).
 #include "adapters/modbus/profile.hpp"
 
+#include "adapters/toml_checker.hpp"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -16,140 +18,6 @@
 
 namespace gridlet::adapters::modbus {
 namespace {
-
-// Collects errors while walking the document; positions come from toml++ source regions.
-class Checker {
- public:
-  explicit Checker(std::string file) : file_(std::move(file)) {}
-
-  void error(const toml::node* node, std::string key_path, std::string message) {
-    error_at(node != nullptr ? node->source() : toml::source_region{}, std::move(key_path),
-             std::move(message));
-  }
-
-  void error_at(const toml::source_region& where, std::string key_path, std::string message) {
-    ProfileError e;
-    e.file = file_;
-    // Every error has a place: a missing key of the root table is reported at 1:1.
-    e.line = std::max(1, static_cast<int>(where.begin.line));
-    e.column = std::max(1, static_cast<int>(where.begin.column));
-    e.key_path = std::move(key_path);
-    e.message = std::move(message);
-    errors_.push_back(std::move(e));
-  }
-
-  void known_keys(const toml::table& table, const std::string& path,
-                  std::initializer_list<std::string_view> allowed) {
-    for (const auto& entry : table) {
-      const toml::key& key = entry.first;
-      if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end()) {
-        error_at(key.source(), join(path, key.str()), "unknown key");
-      }
-    }
-  }
-
-  static std::string join(const std::string& path, std::string_view key) {
-    return path.empty() ? std::string(key) : path + "." + std::string(key);
-  }
-
-  // Returns true when the key is present and a string (stored in `out`).
-  bool string(const toml::table& t, std::string_view key, const std::string& path, std::string& out,
-              bool required = false) {
-    const toml::node* node = t.get(key);
-    if (node == nullptr) {
-      if (required) error(&t, join(path, key), "required key is missing");
-      return false;
-    }
-    if (!node->is_string()) {
-      error(node, join(path, key), "must be a string");
-      return false;
-    }
-    out = *node->value<std::string>();
-    return true;
-  }
-
-  bool boolean(const toml::table& t, std::string_view key, const std::string& path, bool& out) {
-    const toml::node* node = t.get(key);
-    if (node == nullptr) return false;
-    if (!node->is_boolean()) {
-      error(node, join(path, key), "must be true or false");
-      return false;
-    }
-    out = *node->value<bool>();
-    return true;
-  }
-
-  std::optional<std::int64_t> integer(const toml::table& t, std::string_view key, const std::string& path,
-                                      std::int64_t min, std::int64_t max, bool required = false) {
-    const toml::node* node = t.get(key);
-    if (node == nullptr) {
-      if (required) error(&t, join(path, key), "required key is missing");
-      return std::nullopt;
-    }
-    if (!node->is_integer()) {
-      error(node, join(path, key), "must be an integer");
-      return std::nullopt;
-    }
-    const std::int64_t v = *node->value<std::int64_t>();
-    if (v < min || v > max) {
-      error(node, join(path, key), fmt::format("{} is out of range [{}, {}]", v, min, max));
-      return std::nullopt;
-    }
-    return v;
-  }
-
-  // An integer or a float, finite.
-  std::optional<double> number(const toml::table& t, std::string_view key, const std::string& path) {
-    const toml::node* node = t.get(key);
-    if (node == nullptr) return std::nullopt;
-    if (!node->is_integer() && !node->is_floating_point()) {
-      error(node, join(path, key), "must be a number");
-      return std::nullopt;
-    }
-    const double v = node->is_integer() ? static_cast<double>(*node->value<std::int64_t>())
-                                        : *node->value<double>();
-    if (!std::isfinite(v)) {
-      error(node, join(path, key), "must be a finite number");
-      return std::nullopt;
-    }
-    return v;
-  }
-
-  // A string that must be one of `choices`; returns its index.
-  std::optional<std::size_t> choice(const toml::table& t, std::string_view key, const std::string& path,
-                                    std::initializer_list<std::string_view> choices, bool required = false) {
-    std::string text;
-    if (!string(t, key, path, text, required)) return std::nullopt;
-    std::size_t i = 0;
-    for (auto c : choices) {
-      if (c == text) return i;
-      ++i;
-    }
-    std::string list;
-    for (auto c : choices) list += (list.empty() ? "" : ", ") + std::string(c);
-    error(t.get(key), join(path, key), fmt::format("\"{}\" is not one of {}", text, list));
-    return std::nullopt;
-  }
-
-  std::vector<ProfileError> take_errors() {
-    std::stable_sort(errors_.begin(), errors_.end(), [](const ProfileError& a, const ProfileError& b) {
-      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-    });
-    return std::move(errors_);
-  }
-
- private:
-  std::string file_;
-  std::vector<ProfileError> errors_;
-};
-
-bool valid_point_name(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || c == '.';
-  });
-}
 
 // Decodes a 1-based Modicon register number (see profile.hpp).
 std::optional<std::pair<Table, std::uint16_t>> decode_modicon(std::int64_t n) {
@@ -186,14 +54,14 @@ std::optional<std::int64_t> parse_raw_key(std::string_view s) {
 
 constexpr Table kTables[] = {Table::kCoil, Table::kDiscrete, Table::kHolding, Table::kInput};
 
-std::optional<Table> table_choice(Checker& c, const toml::table& t, const std::string& path,
+std::optional<Table> table_choice(TomlChecker& c, const toml::table& t, const std::string& path,
                                   bool required) {
   auto i = c.choice(t, "table", path, {"coil", "discrete", "holding", "input"}, required);
   if (!i) return std::nullopt;
   return kTables[*i];
 }
 
-void load_header(Checker& c, const toml::table& root, Profile& p) {
+void load_header(TomlChecker& c, const toml::table& root, Profile& p) {
   const toml::node* node = root.get("profile");
   if (node == nullptr) {
     c.error(&root, "profile", "required table [profile] is missing");
@@ -241,7 +109,7 @@ void load_header(Checker& c, const toml::table& root, Profile& p) {
 }
 
 // The table arrays ([[forbidden]], [[points]]); nullptr when absent or malformed.
-const toml::array* table_array(Checker& c, const toml::table& root, std::string_view key) {
+const toml::array* table_array(TomlChecker& c, const toml::table& root, std::string_view key) {
   const toml::node* node = root.get(key);
   if (node == nullptr) return nullptr;
   const toml::array* arr = node->as_array();
@@ -252,7 +120,7 @@ const toml::array* table_array(Checker& c, const toml::table& root, std::string_
   return arr;
 }
 
-void load_forbidden(Checker& c, const toml::table& root, Profile& p) {
+void load_forbidden(TomlChecker& c, const toml::table& root, Profile& p) {
   const toml::array* arr = table_array(c, root, "forbidden");
   if (arr == nullptr) return;
   for (std::size_t i = 0; i < arr->size(); ++i) {
@@ -283,7 +151,7 @@ struct PointNodes {
   bool placed = false;  // table and address known
 };
 
-void load_point(Checker& c, const toml::table& t, const std::string& path, const Profile& p, Point& pt,
+void load_point(TomlChecker& c, const toml::table& t, const std::string& path, const Profile& p, Point& pt,
                 PointNodes& nodes) {
   c.known_keys(t, path,
                {"name", "table", "address", "register", "type", "length", "word_order", "byte_order",
@@ -293,7 +161,7 @@ void load_point(Checker& c, const toml::table& t, const std::string& path, const
   nodes.table = &t;
   nodes.path = path;
   pt.line = static_cast<int>(t.source().begin.line);
-  if (c.string(t, "name", path, pt.name, true) && !valid_point_name(pt.name)) {
+  if (c.string(t, "name", path, pt.name, true) && !valid_name(pt.name)) {
     c.error(t.get("name"), path + ".name",
             fmt::format("\"{}\" is not a valid point name (1-64 of A-Z, a-z, 0-9, '_', '-', '.')", pt.name));
   }
@@ -501,7 +369,7 @@ void load_point(Checker& c, const toml::table& t, const std::string& path, const
   }
 }
 
-void cross_check(Checker& c, Profile& p, const std::vector<PointNodes>& nodes) {
+void cross_check(TomlChecker& c, Profile& p, const std::vector<PointNodes>& nodes) {
   std::map<std::string, std::size_t, std::less<>> by_name;
   for (std::size_t i = 0; i < p.points.size(); ++i) {
     const Point& pt = p.points[i];
@@ -682,13 +550,6 @@ PlanOptions Profile::plan_options() const {
   return o;
 }
 
-std::string ProfileError::format() const {
-  std::string out = fmt::format("{}:{}:{}: error: ", file, line, column);
-  if (!key_path.empty()) out += key_path + ": ";
-  out += message;
-  return out;
-}
-
 ProfileLoadResult load_profile_string(std::string_view toml_text, std::string_view source_name) {
   ProfileLoadResult result;
   if (toml_text.size() > kMaxProfileBytes) {
@@ -708,7 +569,7 @@ ProfileLoadResult load_profile_string(std::string_view toml_text, std::string_vi
     result.errors.push_back(std::move(err));
     return result;
   }
-  Checker c{std::string(source_name)};
+  TomlChecker c{std::string(source_name)};
   Profile profile;
   c.known_keys(root, "", {"profile", "forbidden", "points"});
   load_header(c, root, profile);

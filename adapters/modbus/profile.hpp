@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "adapters/device.hpp"
+#include "adapters/toml_diagnostics.hpp"
 #include "adapters/modbus/codec.hpp"
 #include "adapters/modbus/read_plan.hpp"
 
@@ -94,15 +95,8 @@ struct Profile {
   PlanOptions plan_options() const;
 };
 
-struct ProfileError {
-  std::string file;
-  int line = 0;    // 1-based; 0 when the problem has no single place (e.g. unreadable file)
-  int column = 0;  // 1-based
-  std::string key_path;  // e.g. "points[3].scale_point"
-  std::string message;
-
-  std::string format() const;  // "FILE:LINE:COL: error: KEY: MESSAGE"
-};
+// A problem in a profile file: file, line, column, key path and message (toml_diagnostics.hpp).
+using ProfileError = TomlError;
 
 struct ProfileLoadResult {
   std::optional<Profile> profile;    // set when errors is empty
