@@ -31,7 +31,7 @@
 namespace gridlet::adapters::modbus {
 
 enum class Access : std::uint8_t { kRead, kWrite, kReadWrite };
-enum class PollClass : std::uint8_t { kFast, kNormal, kSlow };  // 1 s, 10 s, 5 min (DESIGN.md)
+enum class PollClass : std::uint8_t { kFast, kNormal, kSlow };  // 1 s, 10 s, 5 min (README)
 // counter: energy accumulators; the runtime checks them for monotonicity and resets.
 enum class PointKind : std::uint8_t { kMeasured, kSetpoint, kStatus, kCounter };
 

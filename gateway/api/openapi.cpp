@@ -24,21 +24,41 @@ json ok_reply(std::string_view description, json schema) {
   return {{"description", std::string(description)}, {"content", json_content(std::move(schema))}};
 }
 
-json path_param(std::string_view name, std::string_view description) {
+// Device ids and point names, as the router's valid_name() accepts them.
+const json kNameSchema = {{"type", "string"}, {"pattern", "^[A-Za-z0-9_.-]{1,64}$"}};
+
+// Point names as adapters publish them: SunSpec points in repeating groups carry an index in
+// brackets (mppt.module[0].DCW), which API clients never send in their own samples.
+const json kPublishedPointSchema = {{"type", "string"}, {"pattern", "^[A-Za-z0-9_.\\[\\]-]+$"}};
+
+json path_param(std::string_view name, std::string_view description,
+                const json& schema = kNameSchema) {
   return {{"name", std::string(name)},
           {"in", "path"},
           {"required", true},
           {"description", std::string(description)},
-          {"schema", {{"type", "string"}, {"pattern", "^[A-Za-z0-9_.-]{1,64}$"}}}};
+          {"schema", schema}};
 }
 
-json query_param(std::string_view name, std::string_view description) {
+// An optional query parameter; `schema` states what the router accepts, so that clients (and
+// generated tests) can tell a well-formed value from one the router answers 400.
+json query_param(std::string_view name, std::string_view description,
+                 json schema = {{"type", "string"}}) {
   return {{"name", std::string(name)},
           {"in", "query"},
           {"required", false},
           {"description", std::string(description)},
-          {"schema", {{"type", "string"}}}};
+          {"schema", std::move(schema)}};
 }
+
+// What parse_time_ms and parse_step_ms in router.cpp accept (the range between from and to and
+// the number of rows are checked against each other, which a schema cannot say: 400 then).
+const json kTimeParam = {
+    {"type", "string"},
+    {"pattern",
+     "^([0-9]{1,15}|[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?"
+     "([Zz]|[+-][0-9]{2}:[0-9]{2}))$"}};
+const json kStepParam = {{"type", "string"}, {"pattern", "^[0-9]{1,12}(ms|s|m|h|d)?$"}};
 
 json nullable(json schema) {
   schema["nullable"] = true;
@@ -115,9 +135,8 @@ json schemas() {
                          {"tier", {{"type", "string"}}},
                          {"step_ms", kInt},
                          {"rows", {{"type", "array"}, {"items", ref("HistoryRow")}}}});
-  const json name = {{"type", "string"}, {"pattern", "^[A-Za-z0-9_.-]{1,64}$"}};
-  json sample = object({{"device", name},
-                        {"point", name},
+  json sample = object({{"device", kNameSchema},
+                        {"point", kNameSchema},
                         {"t", {{"type", "integer"}, {"format", "int64"}, {"minimum", 1}}},
                         {"value", kNum}});
   sample["properties"]["unit"] = {{"type", "string"}, {"maxLength", kMaxUnitLength}};
@@ -254,10 +273,13 @@ std::string openapi_json(std::string_view version) {
       {"400", error_reply("Bad from/to/step, or more than kMaxHistoryRows rows: use a larger step")},
       {"404", error_reply("No stored series")},
       {"503", error_reply("Store not open")}})["parameters"] = {
-      path_param("device", "Device id"), path_param("point", "Point name"),
-      query_param("from", "Start, inclusive: Unix ms or RFC 3339 (default: to - 24 h)"),
-      query_param("to", "End, exclusive: Unix ms or RFC 3339 (default: now)"),
-      query_param("step", "Resolution: ms or 30s, 1m, 15m, 1h, 1d (default: finest stored)")};
+      path_param("device", "Device id"),
+      path_param("point", "Point name, e.g. inverter_three_phase.W or mppt.module[0].DCW",
+                 kPublishedPointSchema),
+      query_param("from", "Start, inclusive: Unix ms or RFC 3339 (default: to - 24 h)", kTimeParam),
+      query_param("to", "End, exclusive: Unix ms or RFC 3339 (default: now)", kTimeParam),
+      query_param("step", "Resolution: ms or 30s, 1m, 15m, 1h, 1d (default: finest stored)",
+                  kStepParam)};
   json& samples =
       op("POST", "/api/v1/samples", "Ingest samples; answered after they are durably committed",
          {{"200", ok_reply("Committed", ref("SamplesResponse"))},
@@ -294,15 +316,20 @@ std::string openapi_json(std::string_view version) {
                  {{"200", ok_reply("Released", ref("ControlEvent"))},
                   {"202", ok_reply("The device did not answer; its revert timer will release it",
                                    ref("ControlEvent"))},
+                  {"400", error_reply("reason longer than 200 bytes")},
                   {"404", error_reply("No such enabled Modbus device")},
                   {"422", error_reply("No fail-safe value for this point")},
                   {"502", error_reply("The device refused or ignored the release")},
                   {"503", error_reply("No Modbus devices")}});
   del["parameters"] = setpoint_params;
-  del["parameters"].push_back(query_param("reason", "For the audit log"));
-  const json log_params = {query_param("device", "Only this device"),
-                           query_param("before", "Only ids below this (paging backwards)"),
-                           query_param("limit", "1..1000, default 100")};
+  del["parameters"].push_back(
+      query_param("reason", "For the audit log", {{"type", "string"}, {"maxLength", 200}}));
+  const json log_params = {
+      query_param("device", "Only this device", kNameSchema),
+      query_param("before", "Only ids below this (paging backwards)",
+                  {{"type", "integer"}, {"format", "int64"}, {"minimum", 0}}),
+      query_param("limit", "Rows to return (default 100)",
+                  {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}})};
   op("GET", "/api/v1/events", "Event log: alarms and notices, newest first",
      {{"200", ok_reply("Events", {{"type", "array"}, {"items", ref("Event")}})},
       {"400", error_reply("Bad parameter")}})["parameters"] = log_params;

@@ -1,4 +1,4 @@
-// Enforces the module graph of DESIGN.md and the determinism boundary on the source tree itself.
+// Enforces the module graph of ARCHITECTURE.md and the determinism boundary on the source tree itself.
 #include <gtest/gtest.h>
 
 #include <filesystem>
