@@ -85,7 +85,14 @@ ApiMetrics::ApiMetrics(prometheus::Registry& reg, const std::vector<std::string>
                       .Add({})),
       connections_refused(prometheus::BuildCounter()
                               .Name("gridlet_api_connections_refused_total")
-                              .Help("Connections refused because max_connections were open")
+                              .Help("Connections refused (503) by max_connections or "
+                                    "max_connections_per_address")
+                              .Register(reg)
+                              .Add({})),
+      connections_evicted(prometheus::BuildCounter()
+                              .Name("gridlet_api_connections_evicted_total")
+                              .Help("Connections closed while waiting for request headers, to "
+                                    "make room for new ones")
                               .Register(reg)
                               .Add({})),
       resident_memory_bytes(prometheus::BuildGauge()

@@ -30,6 +30,9 @@ std::optional<ProcessStats> parse_process_stats(std::string_view stat, std::stri
                                                 std::string_view proc_stat, long ticks_per_second,
                                                 long page_size);
 
+// The route label of answers to requests that could not be parsed (400, 413, 431).
+inline const std::string kUnparsedRoute = "unparsed";
+
 struct ApiMetrics {
   // Registers the families (merging with ones already registered under the same names).
   // `routes` are the route patterns whose latency histograms are created up front.
@@ -45,6 +48,7 @@ struct ApiMetrics {
   prometheus::Family<prometheus::Histogram>& request_seconds;
   prometheus::Gauge& connections;
   prometheus::Counter& connections_refused;
+  prometheus::Counter& connections_evicted;
   prometheus::Gauge& resident_memory_bytes;
   prometheus::Gauge& cpu_seconds;
   prometheus::Gauge& start_time_seconds;
