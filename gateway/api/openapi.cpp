@@ -64,11 +64,12 @@ json schemas() {
                            {"enum",
                             {"unauthorized", "forbidden", "not_found", "method_not_allowed",
                              "bad_request", "payload_too_large", "header_too_large",
-                             "unavailable", "internal", "rejected", "device_refused",
+                             "unavailable", "no_space", "internal", "rejected", "device_refused",
                              "device_mismatch"}}}},
                          {"message", kStr}})}});
   s["Health"] = object(
       {{"status", {{"type", "string"}, {"enum", {"ok", "degraded"}}}},
+       {"problems", {{"type", "array"}, {"items", kStr}}},
        {"version", kStr},
        {"uptime_s", kInt},
        {"store", object({{"status", kStr},
@@ -76,7 +77,10 @@ json schemas() {
                          {"queue_depth", kInt},
                          {"file_bytes", kInt},
                          {"last_commit_ms", nullable(kInt)}})},
-       {"devices", object({{"total", kInt}, {"enabled", kInt}, {"online", kInt}})}});
+       {"devices", object({{"total", kInt}, {"enabled", kInt}, {"online", kInt}})},
+       {"tokens", {{"type", "object"},
+                   {"properties", {{"status", kStr}, {"error", kStr}}},
+                   {"required", {"status"}}}}});
   const json quality = {{"type", "string"}, {"enum", {"good", "stale", "missing", "error"}}};
   s["DevicePoint"] = object({{"point", kStr},
                              {"unit", kStr},
@@ -233,7 +237,10 @@ std::string openapi_json(std::string_view version) {
   };
 
   op("GET", "/api/v1/health", "Liveness and store/device summary",
-     {{"200", ok_reply("Health; status is degraded when the store is not ok", ref("Health"))}});
+     {{"200", ok_reply("Health; status is degraded (each reason in problems) when the store is "
+                       "not ok, an enabled device is not online, or the tokens file could not "
+                       "be used at the last reload (then every token is refused)",
+                       ref("Health"))}});
   op("GET", "/api/v1/openapi.json", "This document",
      {{"200", ok_reply("OpenAPI 3.0.3 document", {{"type", "object"}})}});
   op("GET", "/api/v1/devices", "Configured devices with their live state",

@@ -529,9 +529,11 @@ void Router::handle(const Request& request, Respond respond) {
   done(error_response(500, "internal", "route without handler"));
 }
 
+// "ok" only when the store writes, every enabled device is online and the tokens file is in
+// use; otherwise "degraded", with one line per problem in "problems".
 void Router::health(Respond respond) {
   json j;
-  bool ok = true;
+  json problems = json::array();
   json store;
   if (context_.store != nullptr) {
     const auto s = context_.store->stats();
@@ -540,21 +542,32 @@ void Router::health(Respond respond) {
     store["queue_depth"] = s.queue_depth;
     store["file_bytes"] = s.file_bytes;
     store["last_commit_ms"] = nullable_ms(s.last_commit_ms);
-    ok = s.status == "ok";
+    if (s.status != "ok") problems.push_back("store: " + s.status);
   } else {
     store["status"] = "unavailable";
-    ok = false;
+    problems.push_back("store: unavailable");
   }
   runtime::DeviceSummary devices;
   if (context_.devices != nullptr) devices = context_.devices->summary();
+  if (devices.online < devices.enabled) {
+    problems.push_back("devices: " + std::to_string(devices.online) + " of " +
+                       std::to_string(devices.enabled) + " enabled devices online");
+  }
+  json tokens = {{"status", "ok"}};
+  if (const TokenStore* t = tokens_.load(); t != nullptr && !t->problem().empty()) {
+    tokens = {{"status", "refusing all tokens"}, {"error", t->problem()}};
+    problems.push_back("tokens: every token is refused: " + t->problem());
+  }
   const std::int64_t now = context_.clock != nullptr ? context_.clock->now_ms() : 0;
-  j["status"] = ok ? "ok" : "degraded";
+  j["status"] = problems.empty() ? "ok" : "degraded";
+  j["problems"] = std::move(problems);
   j["version"] = context_.version;
   j["uptime_s"] = context_.started_ms > 0 && now > context_.started_ms
                       ? (now - context_.started_ms) / 1000
                       : 0;
   j["store"] = std::move(store);
   j["devices"] = {{"total", devices.total}, {"enabled", devices.enabled}, {"online", devices.online}};
+  j["tokens"] = std::move(tokens);
   respond(json_response(200, j));
 }
 

@@ -53,9 +53,14 @@ struct HttpResult {
 // test instead of hanging it.
 class Client {
  public:
-  explicit Client(std::uint16_t port) : socket_(ioc_) {
+  // from: the local address to connect from (any of 127.0.0.0/8 reaches the server).
+  explicit Client(std::uint16_t port, const char* from = nullptr) : socket_(ioc_) {
     beast::error_code ec;
-    socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
+    if (from != nullptr) {
+      socket_.open(tcp::v4(), ec);
+      if (!ec) socket_.bind(tcp::endpoint(net::ip::make_address(from), 0), ec);
+    }
+    if (!ec) socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
     connected_ = !ec;
     if (connected_) {
       timeval tv{10, 0};
@@ -79,6 +84,10 @@ class Client {
     http::write(socket_, req, ec);
     if (ec) return {};
     return read();
+  }
+
+  void write_raw(const std::string& bytes, beast::error_code& ec) {
+    net::write(socket_, net::buffer(bytes), ec);
   }
 
   // Writes raw bytes, then reads one response (status 0 if none came).
@@ -151,7 +160,10 @@ class ApiServerTest : public ::testing::Test {
     inv.name = "Inverter";
     inv.kind = adapters::DeviceKind::kInverter;
     devices_.load({inv});
-    config_.api.max_connections = kTestMaxConnections;
+    config_.api.max_connections = max_connections_;
+    config_.api.max_connections_per_address = max_connections_per_address_;
+    config_.api.max_header_connections = max_header_connections_;
+    config_.api.header_timeout = header_timeout_;
 
     ApiContext ctx;
     ctx.config = &config_;
@@ -191,6 +203,11 @@ class ApiServerTest : public ::testing::Test {
   std::int64_t now_ms() const { return clock_.now_ms(); }
 
   std::size_t queue_limit_samples_ = 100000;
+  std::uint32_t max_page_count_ = 0;  // > 0: the store's file is "full" at this many pages
+  std::size_t max_connections_ = kTestMaxConnections;
+  std::size_t max_connections_per_address_ = kDefaultMaxConnectionsPerAddress;
+  std::size_t max_header_connections_ = kDefaultMaxHeaderConnections;
+  std::chrono::milliseconds header_timeout_ = kDefaultHeaderTimeout;
   fs::path dir_;
   std::map<Role, std::string> tokens_;
   std::unique_ptr<TokenStore> token_store_;
@@ -223,7 +240,9 @@ TEST_F(ApiServerTest, Health) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.headers[http::field::content_type], "application/json");
   const json j = json::parse(r.body);
-  EXPECT_EQ(j["status"], "ok") << r.body;
+  // Its one device is configured but has never answered.
+  EXPECT_EQ(j["status"], "degraded") << r.body;
+  EXPECT_EQ(j["problems"], json::array({"devices: 0 of 1 enabled devices online"}));
   EXPECT_EQ(j["version"], "0.1.0-test");
   EXPECT_EQ(j["store"]["status"], "ok");
   EXPECT_EQ(j["devices"]["total"], 1);
@@ -412,6 +431,27 @@ TEST_F(ApiServerTest, MalformedRequestIs400AndServerKeepsServing) {
   EXPECT_EQ(get("/api/v1/health").status, 200);
 }
 
+TEST_F(ApiServerTest, ParserAnswersAreCountedInMetrics) {
+  EXPECT_EQ(Client(port_).raw("GARBAGE\r\n\r\n").status, 400);
+  EXPECT_EQ(Client(port_).raw("GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Pad: " +
+                              std::string(kMaxHeaderBytes, 'p') + "\r\n\r\n")
+                .status,
+            431);
+  EXPECT_EQ(Client(port_)
+                .raw("POST /api/v1/samples HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                     std::to_string(kMaxBodyBytes + 1) + "\r\n\r\n{")
+                .status,
+            413);
+  Client c(port_);
+  const auto r = c.send(http::verb::get, "/metrics", tokens_.at(Role::kViewer));
+  ASSERT_EQ(r.status, 200);
+  for (const char* needle : {"gridlet_api_requests_total{code=\"400\",route=\"unparsed\"} 1",
+                             "gridlet_api_requests_total{code=\"431\",route=\"unparsed\"} 1",
+                             "gridlet_api_requests_total{code=\"413\",route=\"unparsed\"} 1"}) {
+    EXPECT_NE(r.body.find(needle), std::string::npos) << needle;
+  }
+}
+
 TEST_F(ApiServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   Client c(port_);
   for (int i = 0; i < 5; ++i) {
@@ -424,30 +464,93 @@ TEST_F(ApiServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   EXPECT_EQ(c.send(http::verb::get, "/api/v1/health").status, 200);
 }
 
-TEST_F(ApiServerTest, ConnectionLimit) {
+TEST_F(ApiServerTest, AtTheConnectionLimitTheLongestIdleConnectionMakesRoom) {
   std::vector<std::unique_ptr<Client>> open;
   for (std::size_t i = 0; i < kTestMaxConnections; ++i) {
     open.push_back(std::make_unique<Client>(port_));
     ASSERT_EQ(open.back()->send(http::verb::get, "/api/v1/health").status, 200);
   }
+  // All of them wait for their next request: the one idle longest is closed for the newcomer.
   Client extra(port_);
+  EXPECT_EQ(extra.send(http::verb::get, "/api/v1/health").status, 200);
+  EXPECT_TRUE(open[0]->closed_by_peer());
+  EXPECT_EQ(open[1]->send(http::verb::get, "/api/v1/health").status, 200);
+}
+
+class ApiServerSlowClientTest : public ApiServerTest {
+ protected:
+  void SetUp() override {
+    max_connections_ = 8;
+    max_connections_per_address_ = 3;
+    max_header_connections_ = 6;
+    header_timeout_ = std::chrono::milliseconds(1500);
+    ApiServerTest::SetUp();
+  }
+
+  // Opens a connection from `from` that sends part of a request line and headers, then nothing.
+  std::unique_ptr<Client> slow_client(const char* from) {
+    auto c = std::make_unique<Client>(port_, from);
+    beast::error_code ec;
+    c->write_raw("GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: ", ec);
+    return c;
+  }
+
+  double metric(const std::string& name) {
+    Client c(port_);
+    const auto r = c.send(http::verb::get, "/metrics", tokens_.at(Role::kViewer));
+    const auto at = r.body.find("\n" + name + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(r.body.substr(at + name.size() + 2));
+  }
+};
+
+TEST_F(ApiServerSlowClientTest, OneAddressGetsAtMostItsShareAnd503WithRetryAfter) {
+  std::vector<std::unique_ptr<Client>> mine;
+  for (std::size_t i = 0; i < 3; ++i) {
+    mine.push_back(std::make_unique<Client>(port_, "127.0.0.2"));
+    ASSERT_EQ(mine.back()->send(http::verb::get, "/api/v1/health").status, 200);
+  }
+  Client extra(port_, "127.0.0.2");
   const auto refused = extra.read();
   EXPECT_EQ(refused.status, 503);
   EXPECT_EQ(refused.headers[http::field::retry_after], std::to_string(kRetryAfterSeconds));
-  EXPECT_TRUE(extra.closed_by_peer());
-  // The open ones still work.
-  EXPECT_EQ(open[0]->send(http::verb::get, "/api/v1/health").status, 200);
+  EXPECT_NE(refused.body.find("from this address"), std::string::npos) << refused.body;
+  // Another address is served, and the first one's connections still work.
+  EXPECT_EQ(Client(port_, "127.0.0.3").send(http::verb::get, "/api/v1/health").status, 200);
+  EXPECT_EQ(mine[0]->send(http::verb::get, "/api/v1/health").status, 200);
+}
 
-  // Once one closes, a new connection is served (the server notices the close asynchronously).
-  open.pop_back();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  int status = 0;
-  while (status != 200 && std::chrono::steady_clock::now() < deadline) {
-    Client c(port_);
-    status = c.send(http::verb::get, "/api/v1/health").status;
-    if (status != 200) std::this_thread::yield();
+// Slowloris: connections that trickle headers and never finish must not lock out a client that
+// sends its requests promptly, neither from one address nor from many.
+TEST_F(ApiServerSlowClientTest, SlowHeadersDoNotLockOutPromptClients) {
+  const std::vector<const char*> attackers{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5",
+                                           "127.0.0.6", "127.0.0.7", "127.0.0.8", "127.0.0.9"};
+  std::vector<std::unique_ptr<Client>> slow;
+  for (int round = 0; round < 3; ++round) {
+    for (const char* a : attackers) slow.push_back(slow_client(a));
   }
-  EXPECT_EQ(status, 200);
+  constexpr int kRequests = 40;
+  int answered = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    // The attack goes on between the requests.
+    slow.push_back(slow_client(attackers[static_cast<std::size_t>(i) % attackers.size()]));
+    slow.push_back(slow_client(attackers[static_cast<std::size_t>(i + 3) % attackers.size()]));
+    Client c(port_);
+    if (c.send(http::verb::get, "/api/v1/health").status == 200) ++answered;
+  }
+  EXPECT_EQ(answered, kRequests);
+  EXPECT_GT(metric("gridlet_api_connections_evicted_total"), 0);
+}
+
+// The header timeout (here 1.5 s), not the longer body timeout, closes a connection that never
+// finishes its headers.
+TEST_F(ApiServerSlowClientTest, HeaderTimeoutClosesASlowConnection) {
+  Client c(port_);
+  beast::error_code ec;
+  c.write_raw("GET /api/v1/health HTTP/1.1\r\nHost: x\r\n", ec);
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.closed_by_peer());  // the client gives up after 10 s
+  EXPECT_LT(std::chrono::steady_clock::now() - started, kReadTimeout);
 }
 
 TEST_F(ApiServerTest, StopClosesIdleConnectionsAndRefusesNewOnes) {

@@ -246,6 +246,27 @@ TEST_F(RouterTest, Health) {
   EXPECT_EQ(j["uptime_s"], 42);
   EXPECT_EQ(j["store"]["status"], "unavailable");
   EXPECT_EQ(j["devices"], (json{{"total", 2}, {"enabled", 1}, {"online", 1}}));
+  EXPECT_EQ(j["problems"], json::array({"store: unavailable"}));
+  EXPECT_EQ(j["tokens"], (json{{"status", "ok"}}));
+}
+
+TEST_F(RouterTest, HealthIsDegradedWhileAnEnabledDeviceIsOffline) {
+  devices_.mark_offline("inv1", "timeout");
+  const json j = json::parse(call("GET", "/api/v1/health").body);
+  EXPECT_EQ(j["status"], "degraded");
+  EXPECT_EQ(j["problems"], json::array({"store: unavailable", "devices: 0 of 1 enabled devices online"}));
+  EXPECT_EQ(j["devices"], (json{{"total", 2}, {"enabled", 1}, {"online", 0}}));
+}
+
+TEST_F(RouterTest, ATokenStoreThatRefusesAllIsShownInHealth) {
+  auto refusing = TokenStore::refusing_all("tokens file /x is accessible by group or other");
+  router_->set_tokens(refusing.get());
+  EXPECT_EQ(call("GET", "/api/v1/devices", Role::kManager).status, 401);
+  const json j = json::parse(call("GET", "/api/v1/health").body);
+  EXPECT_EQ(j["status"], "degraded");
+  EXPECT_EQ(j["tokens"]["status"], "refusing all tokens");
+  EXPECT_EQ(j["tokens"]["error"], "tokens file /x is accessible by group or other");
+  router_->set_tokens(token_store_.get());
 }
 
 TEST_F(RouterTest, Devices) {
