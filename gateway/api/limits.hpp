@@ -31,9 +31,15 @@ inline constexpr std::size_t kDefaultMaxConnectionsPerAddress = 16;
 inline constexpr std::size_t kDefaultMaxHeaderConnections = 32;
 // Requests served on one keep-alive connection before it is closed (bounds a hogging client).
 inline constexpr std::size_t kMaxRequestsPerConnection = 10000;
-// Threads that run store queries and series lookups off the event loop.
+// Threads for short blocking work off the event loop (waiting for an audit row to commit).
 inline constexpr std::size_t kWorkerThreads = 1;
-// Retry-After (seconds) sent with 503 (ingest queue full, connection limit reached).
+// Threads that run store queries (history, event and audit logs). Ingest never runs on them.
+inline constexpr std::size_t kQueryThreads = 2;
+// Queries accepted at once (running or waiting for a query thread); more are answered 503 with
+// Retry-After, so heavy queries cannot pile up.
+inline constexpr std::size_t kMaxQueriesInFlight = 4;
+// Retry-After (seconds) sent with 503 (ingest queue full, disk full, connection limit reached,
+// too many queries).
 inline constexpr int kRetryAfterSeconds = 1;
 
 // --- Requests (router.cpp) ---

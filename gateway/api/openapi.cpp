@@ -260,7 +260,8 @@ std::string openapi_json(std::string_view version) {
      {{"200", ok_reply("Rows, oldest first", ref("History"))},
       {"400", error_reply("Bad from/to/step, or more than kMaxHistoryRows rows: use a larger step")},
       {"404", error_reply("No stored series")},
-      {"503", error_reply("Store not open")}})["parameters"] = {
+      {"500", error_reply("The query failed (the message says why)")},
+      {"503", error_reply("Store not open, or too many queries in progress (see Retry-After)")}})["parameters"] = {
       path_param("device", "Device id"), path_param("point", "Point name"),
       query_param("from", "Start, inclusive: Unix ms or RFC 3339 (default: to - 24 h)"),
       query_param("to", "End, exclusive: Unix ms or RFC 3339 (default: now)"),
@@ -271,7 +272,8 @@ std::string openapi_json(std::string_view version) {
           {"400", error_reply("Invalid body; the message names the element and field")},
           {"413", error_reply("Body or sample count over the limit")},
           {"500", error_reply("The commit failed")},
-          {"503", error_reply("Ingest queue full (see Retry-After)")}});
+          {"503", error_reply("Ingest queue full (unavailable) or disk full (no_space); see "
+                              "Retry-After")}});
   samples["requestBody"] = {{"required", true}, {"content", json_content(ref("SamplesRequest"))}};
   op("GET", "/api/v1/devices/{id}/setpoints", "What a device lets the gateway control, and what it holds",
      {{"200", ok_reply("Controls with their ranges and fail-safes; setpoints held now",
@@ -310,12 +312,19 @@ std::string openapi_json(std::string_view version) {
   const json log_params = {query_param("device", "Only this device"),
                            query_param("before", "Only ids below this (paging backwards)"),
                            query_param("limit", "1..1000, default 100")};
+  const json query_failed = error_reply("The query failed (the message says why)");
+  const json query_busy =
+      error_reply("Log not open, or too many queries in progress (see Retry-After)");
   op("GET", "/api/v1/events", "Event log: alarms and notices, newest first",
      {{"200", ok_reply("Events", {{"type", "array"}, {"items", ref("Event")}})},
-      {"400", error_reply("Bad parameter")}})["parameters"] = log_params;
+      {"400", error_reply("Bad parameter")},
+      {"500", query_failed},
+      {"503", query_busy}})["parameters"] = log_params;
   op("GET", "/api/v1/audit", "Audit log: every write to a device, newest first",
      {{"200", ok_reply("Writes", {{"type", "array"}, {"items", ref("AuditRecord")}})},
-      {"400", error_reply("Bad parameter")}})["parameters"] = log_params;
+      {"400", error_reply("Bad parameter")},
+      {"500", query_failed},
+      {"503", query_busy}})["parameters"] = log_params;
   op("GET", "/metrics", "Prometheus metrics",
      {{"200", {{"description", "Prometheus text exposition format 0.0.4"},
                {"content", {{"text/plain", {{"schema", kStr}}}}}}}});

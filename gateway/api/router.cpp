@@ -219,6 +219,17 @@ Response unavailable(std::string_view message) {
   return r;
 }
 
+// The answer to a store operation that failed: a full disk is 503 with Retry-After (space may be
+// freed, or the disk budget will make room), anything else is 500. Both say what failed.
+Response store_failure(std::string_view what, const store::Status& status) {
+  if (status.is_no_space()) {
+    Response r = error_response(503, "no_space", std::string(what) + ": " + status.to_string());
+    r.headers.emplace_back("Retry-After", std::to_string(kRetryAfterSeconds));
+    return r;
+  }
+  return error_response(500, "internal", std::string(what) + ": " + status.to_string());
+}
+
 // Matches path segments against a pattern; fills captures.
 bool match(std::string_view pattern, const std::vector<std::string>& segments,
            std::map<std::string, std::string, std::less<>>* params) {
@@ -299,6 +310,22 @@ std::optional<Response> parse_samples(std::string_view body, std::vector<IngestS
     out->push_back(std::move(s));
   }
   return std::nullopt;
+}
+
+// Shows committed samples as live values: only the newest reading per point (the point store
+// ignores older ones anyway). Runs on the loop.
+void publish_ingested(runtime::PointStore* points, const std::vector<IngestSample>& batch) {
+  if (points == nullptr) return;
+  std::map<runtime::PointKey, const IngestSample*> newest;
+  for (const auto& s : batch) {
+    auto& slot = newest[runtime::PointKey{s.device, s.point}];
+    if (slot == nullptr || slot->t <= s.t) slot = &s;
+  }
+  for (const auto& [key, s] : newest) {
+    points->update(
+        adapters::Reading{s->device, s->point, s->unit, s->value, adapters::Quality::kGood, s->t},
+        runtime::PointStore::Origin::kAlreadyStored);
+  }
 }
 
 }  // namespace
@@ -677,46 +704,59 @@ void Router::history(const Params& params, const Query& query, Respond respond) 
   }
   if (context_.store == nullptr) return respond(unavailable("the telemetry store is not open"));
 
-  // The store touches the disk: query off the loop, answer on the loop.
-  executors_.offload([store = context_.store, to_loop = executors_.to_loop, respond,
-                      device = params.find("device")->second,
-                      point = params.find("point")->second, from_ms, to_ms, step_ms]() mutable {
+  // The store touches the disk: query off the loop (on the query workers), answer on the loop.
+  run_query(std::move(respond), [store = context_.store, device = params.find("device")->second,
+                                 point = params.find("point")->second, from_ms, to_ms,
+                                 step_ms]() -> Response {
+    const auto info = store->find_series(device, point);
+    if (!info) {
+      return error_response(404, "not_found",
+                            "no stored series for device '" + device + "' point '" + point + "'");
+    }
+    const auto result = store->history({info->id, from_ms, to_ms, step_ms, kMaxHistoryRows});
+    if (!result.is_ok()) return store_failure("history query failed", result.status());
+    if (result->truncated) {
+      return error_response(400, "bad_request",
+                            "step: more than " + std::to_string(kMaxHistoryRows) +
+                                " rows over this range; use a larger step, e.g. step=" +
+                                suggest_step(to_ms - from_ms));
+    }
+    json j;
+    j["device"] = device;
+    j["point"] = point;
+    j["unit"] = info->unit;
+    j["tier"] = std::string(store::to_string(result->tier));
+    j["step_ms"] = result->step_ms;
+    json rows = json::array();
+    for (const auto& row : result->rows) {
+      rows.push_back({{"t", row.timestamp_ms},
+                      {"min", row.min},
+                      {"max", row.max},
+                      {"mean", row.mean},
+                      {"last", row.last},
+                      {"count", row.count}});
+    }
+    j["rows"] = std::move(rows);
+    return json_response(200, j);
+  });
+}
+
+void Router::run_query(Respond respond, std::function<Response()> query) {
+  // Bounded: every query holds a slot from here until its answer is on the loop, so a burst of
+  // heavy queries is answered 503 instead of queueing without end.
+  if (queries_in_flight_->fetch_add(1) >= kMaxQueriesInFlight) {
+    queries_in_flight_->fetch_sub(1);
+    return respond(unavailable("too many queries in progress; retry later"));
+  }
+  executors_.query([in_flight = queries_in_flight_, to_loop = executors_.to_loop,
+                    respond = std::move(respond), query = std::move(query)]() mutable {
     Response r;
     try {
-      const auto info = store->find_series(device, point);
-      if (!info) {
-        r = error_response(404, "not_found",
-                           "no stored series for device '" + device + "' point '" + point + "'");
-      } else {
-        const auto result = store->history({info->id, from_ms, to_ms, step_ms, kMaxHistoryRows});
-        if (result.truncated) {
-          r = error_response(400, "bad_request",
-                             "step: more than " + std::to_string(kMaxHistoryRows) +
-                                 " rows over this range; use a larger step, e.g. step=" +
-                                 suggest_step(to_ms - from_ms));
-        } else {
-          json j;
-          j["device"] = device;
-          j["point"] = point;
-          j["unit"] = info->unit;
-          j["tier"] = std::string(store::to_string(result.tier));
-          j["step_ms"] = result.step_ms;
-          json rows = json::array();
-          for (const auto& row : result.rows) {
-            rows.push_back({{"t", row.timestamp_ms},
-                            {"min", row.min},
-                            {"max", row.max},
-                            {"mean", row.mean},
-                            {"last", row.last},
-                            {"count", row.count}});
-          }
-          j["rows"] = std::move(rows);
-          r = json_response(200, j);
-        }
-      }
-    } catch (const std::exception& e) {
-      r = error_response(500, "internal", std::string("history query failed: ") + e.what());
+      r = query();
+    } catch (const std::exception& e) {  // bad_alloc, json errors: nothing may escape a worker
+      r = error_response(500, "internal", std::string("query failed: ") + e.what());
     }
+    in_flight->fetch_sub(1);
     to_loop([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
   });
 }
@@ -726,79 +766,24 @@ void Router::samples(const Request& request, Respond respond) {
   if (auto err = parse_samples(request.body, batch.get())) return respond(std::move(*err));
   if (context_.store == nullptr) return respond(unavailable("the telemetry store is not open"));
 
-  // Answer once the store says the batch committed: that is what makes a 200 durable. The commit
-  // callback and append()'s own result may arrive in either order; Outcome sorts that out.
-  struct Outcome {
-    std::mutex mu;
-    bool appended = false;      // append() returned
-    bool append_ok = false;     // ... and accepted the batch
-    std::optional<bool> commit; // commit callback result, if it came first
-    bool answered = false;
-  };
-  auto outcome = std::make_shared<Outcome>();
-  const std::size_t count = batch->size();
-  // Runs on the loop with the final result.
-  auto finish = [this, respond, batch, count](int status) {
-    if (status == 200) {
-      if (context_.points != nullptr) {
-        // Only the newest reading per point: the point store ignores older ones anyway.
-        std::map<runtime::PointKey, const IngestSample*> newest;
-        for (const auto& s : *batch) {
-          auto& slot = newest[runtime::PointKey{s.device, s.point}];
-          if (slot == nullptr || slot->t <= s.t) slot = &s;
-        }
-        for (const auto& [key, s] : newest) {
-          context_.points->update(adapters::Reading{s->device, s->point, s->unit, s->value,
-                                                    adapters::Quality::kGood, s->t},
-                                  runtime::PointStore::Origin::kAlreadyStored);
-        }
+  std::vector<store::NamedSample> rows;
+  rows.reserve(batch->size());
+  for (const auto& s : *batch) rows.push_back({s.device, s.point, s.unit, s.t, s.value});
+  // Enqueueing touches memory only, so ingest never waits behind queries on a worker. The answer
+  // comes once the store says the batch committed: that is what makes a 200 durable.
+  auto on_commit = [points = context_.points, respond, batch,
+                    to_loop = executors_.to_loop](const store::Status& st) {
+    to_loop([points, respond, batch, st] {
+      if (st.is_ok()) {
+        publish_ingested(points, *batch);
+        return respond(json_response(200, json{{"accepted", batch->size()}, {"committed", true}}));
       }
-      respond(json_response(200, json{{"accepted", count}, {"committed", true}}));
-    } else if (status == 503) {
-      respond(unavailable("the ingest queue is full; retry later"));
-    } else {
-      respond(error_response(500, "internal", "the batch could not be committed"));
-    }
-  };
-  // Called from any thread; posts the final answer to the loop once.
-  auto answer = [to_loop = executors_.to_loop, finish](int status) {
-    to_loop([finish, status] { finish(status); });
-  };
-
-  executors_.offload([store = context_.store, batch, outcome, answer]() {
-    std::vector<store::Sample> rows;
-    rows.reserve(batch->size());
-    try {
-      for (const auto& s : *batch) {
-        const store::SeriesId id = store->series(s.device, s.point, s.unit);
-        if (id == 0) return answer(500);  // the series could not be registered: nothing acked
-        rows.push_back({id, s.t, s.value});
-      }
-    } catch (const std::exception&) {
-      return answer(500);
-    }
-    const bool ok = store->append(rows, [outcome, answer](bool committed) {
-      std::lock_guard lock(outcome->mu);
-      if (outcome->answered) return;
-      if (!outcome->appended) {
-        outcome->commit = committed;
-        return;
-      }
-      outcome->answered = true;
-      answer(committed ? 200 : 500);
+      respond(store_failure("the batch could not be committed", st));
     });
-    std::lock_guard lock(outcome->mu);
-    outcome->appended = true;
-    outcome->append_ok = ok;
-    if (outcome->answered) return;
-    if (!ok) {
-      outcome->answered = true;
-      answer(503);
-    } else if (outcome->commit) {
-      outcome->answered = true;
-      answer(*outcome->commit ? 200 : 500);
-    }
-  });
+  };
+  if (!context_.store->append(std::span<const store::NamedSample>(rows), std::move(on_commit))) {
+    respond(unavailable("the ingest queue is full; retry later"));
+  }
 }
 
 void Router::metrics(Respond respond) {
@@ -958,10 +943,12 @@ void Router::logs(bool audit, const Query& query, Respond respond) {
     if (!v || *v < 1 || *v > 1000) return respond(error_response(400, "bad_request", "limit must be 1..1000"));
     q.limit = static_cast<std::size_t>(*v);
   }
-  executors_.offload([events = context_.events, q, audit, respond, to_loop = executors_.to_loop] {
+  run_query(std::move(respond), [events = context_.events, q, audit]() -> Response {
     json out = json::array();
     if (audit) {
-      for (const auto& r : events->audit(q)) {
+      const auto rows = events->audit(q);
+      if (!rows.is_ok()) return store_failure("audit log query failed", rows.status());
+      for (const auto& r : rows.value()) {
         out.push_back({{"id", r.id}, {"t", r.timestamp_ms}, {"device", r.device}, {"point", r.point},
                        {"action", r.action},
                        {"value", r.value ? json(*r.value) : json(nullptr)},
@@ -970,12 +957,14 @@ void Router::logs(bool audit, const Query& query, Respond respond) {
                        {"detail", r.detail}});
       }
     } else {
-      for (const auto& r : events->events(q)) {
+      const auto rows = events->events(q);
+      if (!rows.is_ok()) return store_failure("event log query failed", rows.status());
+      for (const auto& r : rows.value()) {
         out.push_back({{"id", r.id}, {"t", r.timestamp_ms}, {"severity", r.severity}, {"kind", r.kind},
                        {"device", r.device}, {"point", r.point}, {"message", r.message}});
       }
     }
-    to_loop([out = std::move(out), respond] { respond(json_response(200, out)); });
+    return json_response(200, out);
   });
 }
 

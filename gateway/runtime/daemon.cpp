@@ -382,7 +382,7 @@ int run_daemon(const DaemonOptions& options) {
   if (!tokens) return kExitStartup;
 
   asio::io_context ioc{1};
-  // Blocking work that must not run on the loop (file reads on reload, registering a new series).
+  // Blocking work that must not run on the loop (file reads on reload).
   // Joined before the store is closed.
   auto blocking = std::make_unique<asio::thread_pool>(1);
   Scheduler scheduler(loop_clock);
@@ -390,8 +390,8 @@ int run_daemon(const DaemonOptions& options) {
   DeviceRegistry devices;
   devices.load(cfg.devices);
   PointStore points(clock);
-  // Every good adapter reading becomes a telemetry sample. Known series are enqueued at once
-  // (memory only); a new series is registered off the loop, since that is a durable write.
+  // Every good adapter reading becomes a telemetry sample, enqueued at once (memory only); the
+  // store's writer registers a new series in the same transaction as its first sample.
   points.add_listener([&](const adapters::Reading& r) {
     if (r.quality != adapters::Quality::kGood) return;
     if (const auto id = telemetry->cached_series(r.device, r.point, r.unit); id != 0) {
@@ -399,10 +399,8 @@ int run_daemon(const DaemonOptions& options) {
       telemetry->append(std::span(&s, 1));
       return;
     }
-    asio::post(*blocking, [store = telemetry.get(), r] {
-      const store::Sample s{store->series(r.device, r.point, r.unit), r.timestamp_ms, r.value};
-      if (s.series != 0) store->append(std::span(&s, 1));
-    });
+    const store::NamedSample s{r.device, r.point, r.unit, r.timestamp_ms, r.value};
+    telemetry->append(std::span(&s, 1));
   });
 
   LoopSink sink(ioc, points);

@@ -237,26 +237,30 @@ namespace {
 // Runs one of the two log queries: `columns` FROM `table`, filtered and paged by `q`, newest
 // first; `row` turns each result row into a record.
 template <typename Record, typename RowFn>
-std::vector<Record> query_log(sqlite3* db, std::string_view columns, std::string_view table,
-                              const LogQuery& q, RowFn row) {
-  std::vector<Record> out;
-  if (db == nullptr) return out;
+Result<std::vector<Record>> query_log(sqlite3* db, std::string_view columns, std::string_view table,
+                                      const LogQuery& q, RowFn row) {
+  if (db == nullptr) {
+    return Status::error(StatusCode::kIoError, fmt::format("{} log: cannot open the database", table));
+  }
   const std::string sql = fmt::format(
       "SELECT {} FROM {} WHERE (?1 = '' OR device = ?1) AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
       columns, table);
   auto stmt = detail::prepare(db, sql, nullptr);
-  if (!stmt) return out;
+  if (!stmt) return detail::status_of(db, fmt::format("{} log query", table));
   sqlite3_stmt* s = stmt.get();
   bind_text(s, 1, q.device);
   sqlite3_bind_int64(s, 2, q.before_id);
   sqlite3_bind_int64(s, 3, static_cast<std::int64_t>(std::min(q.limit, kMaxQueryRows)));
-  while (sqlite3_step(s) == SQLITE_ROW) out.push_back(row(s));
+  std::vector<Record> out;
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.push_back(row(s));
+  if (rc != SQLITE_DONE) return detail::status_of(db, fmt::format("{} log query", table));
   return out;
 }
 
 }  // namespace
 
-std::vector<EventRecord> EventLog::events(const LogQuery& q) const {
+Result<std::vector<EventRecord>> EventLog::events(const LogQuery& q) const {
   std::lock_guard lock(impl_->read_mu);
   return query_log<EventRecord>(
       impl_->read_connection(), "id, ts_ms, severity, kind, device, point, message", "events", q,
@@ -266,7 +270,7 @@ std::vector<EventRecord> EventLog::events(const LogQuery& q) const {
       });
 }
 
-std::vector<AuditRecord> EventLog::audit(const LogQuery& q) const {
+Result<std::vector<AuditRecord>> EventLog::audit(const LogQuery& q) const {
   std::lock_guard lock(impl_->read_mu);
   return query_log<AuditRecord>(
       impl_->read_connection(),

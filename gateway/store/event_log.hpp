@@ -70,8 +70,9 @@ class EventLog {
   // failed (after retries).
   bool flush(std::uint64_t since = 0);
 
-  std::vector<EventRecord> events(const LogQuery& q) const;
-  std::vector<AuditRecord> audit(const LogQuery& q) const;
+  // Newest first. A query that fails returns the Status, never an empty page.
+  Result<std::vector<EventRecord>> events(const LogQuery& q) const;
+  Result<std::vector<AuditRecord>> audit(const LogQuery& q) const;
 
  private:
   struct Impl;

@@ -16,6 +16,10 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sqlite3.h>
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <random>
 #include <thread>
 
@@ -149,6 +153,7 @@ class ApiServerTest : public ::testing::Test {
     options.commit_interval = std::chrono::milliseconds(20);
     options.queue_limit_samples = queue_limit_samples_;
     options.metrics = &registry_;
+    options.test_max_page_count = max_page_count_;
     store::OpenError open_error;
     store_ = store::TelemetryStore::open(options, &open_error);
     ASSERT_TRUE(store_) << open_error.message;
@@ -388,6 +393,139 @@ TEST_F(ApiServerSmallQueueTest, FullIngestQueueIs503WithRetryAfter) {
                    samples_body("inv1", "W", {{now_ms(), 4}}))
                 .status,
             200);
+}
+
+class ApiServerFullDiskTest : public ApiServerTest {
+ protected:
+  void SetUp() override {
+    max_page_count_ = 40;  // the schema and a few samples fit, a large batch does not
+    ApiServerTest::SetUp();
+  }
+};
+
+TEST_F(ApiServerFullDiskTest, IngestOnAFullDiskIs503WithRetryAfter) {
+  std::vector<std::pair<std::int64_t, double>> values;
+  const std::int64_t t0 = now_ms() - 20'000;
+  for (int i = 0; i < 10000; ++i) values.emplace_back(t0 + i, i);
+  Client c(port_);
+  const auto r = c.send(http::verb::post, "/api/v1/samples", tokens_.at(Role::kInstaller),
+                        samples_body("inv1", "W", values));
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.headers[http::field::retry_after], std::to_string(kRetryAfterSeconds));
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "no_space") << r.body;
+  const json health = json::parse(c.send(http::verb::get, "/api/v1/health").body);
+  EXPECT_EQ(health["store"]["status"].get<std::string>().rfind("no space", 0), 0u) << health.dump();
+}
+
+// A query that fails is a 500 that says so, not a 200 with no rows.
+TEST_F(ApiServerTest, FailedQueriesAre500WithTheError) {
+  Client c(port_);
+  ASSERT_EQ(c.send(http::verb::post, "/api/v1/samples", tokens_.at(Role::kInstaller),
+                   samples_body("inv1", "W", {{now_ms() - 1000, 5}}))
+                .status,
+            200);
+  ASSERT_EQ(c.send(http::verb::get, "/api/v1/points/inv1/W/history", tokens_.at(Role::kViewer)).status,
+            200);
+  ASSERT_EQ(c.send(http::verb::get, "/api/v1/audit", tokens_.at(Role::kManager)).status, 200);
+  // Break the file under the running server, as damage would.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "telemetry.db").c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE samples; DROP TABLE audit;", nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+
+  const auto hist = c.send(http::verb::get, "/api/v1/points/inv1/W/history", tokens_.at(Role::kViewer));
+  EXPECT_EQ(hist.status, 500) << hist.body;
+  EXPECT_NE(json::parse(hist.body)["error"]["message"].get<std::string>().find("history query failed"),
+            std::string::npos)
+      << hist.body;
+  const auto audit = c.send(http::verb::get, "/api/v1/audit", tokens_.at(Role::kManager));
+  EXPECT_EQ(audit.status, 500) << audit.body;
+  EXPECT_NE(audit.body.find("audit log query failed"), std::string::npos) << audit.body;
+}
+
+class ApiServerLoadTest : public ApiServerTest {
+ protected:
+  void SetUp() override {
+    max_connections_ = 32;
+    ApiServerTest::SetUp();
+  }
+};
+
+// Viewers' heavy history queries run on their own workers, bounded; the installer's ingest does
+// not wait behind them.
+TEST_F(ApiServerLoadTest, IngestStaysPromptWhileHeavyHistoryQueriesRun) {
+  // 150,000 raw samples, one per second: a 30 s step over all of them aggregates every one.
+  const std::int64_t end = now_ms() - 60'000;
+  const std::int64_t start = end - 150'000'000;
+  const store::SeriesId id = store_->series("inv1", "W", "W");
+  ASSERT_NE(id, 0);
+  std::vector<store::Sample> preload;
+  for (std::int64_t t = start; t < end; t += 1000) preload.push_back({id, t, static_cast<double>(t % 977)});
+  for (std::size_t at = 0; at < preload.size(); at += 50'000) {
+    ASSERT_TRUE(store_->append(std::span(preload).subspan(at, std::min<std::size_t>(50'000, preload.size() - at))));
+    store_->flush();
+  }
+  const std::string heavy = "/api/v1/points/inv1/W/history?from=" + std::to_string(start) +
+                            "&to=" + std::to_string(end) + "&step=30s";
+
+  using Clock = std::chrono::steady_clock;
+  auto ingest_seconds = [&](int i) {
+    Client c(port_);
+    const auto t0 = Clock::now();
+    const auto r = c.send(http::verb::post, "/api/v1/samples", tokens_.at(Role::kInstaller),
+                          samples_body("inv1", "W2", {{now_ms() - 100 + i, 1.0 * i}}));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  Client probe(port_);
+  const auto q0 = Clock::now();
+  ASSERT_EQ(probe.send(http::verb::get, heavy, tokens_.at(Role::kViewer)).status, 200);
+  const double query_seconds = std::chrono::duration<double>(Clock::now() - q0).count();
+  std::vector<double> idle;
+  for (int i = 0; i < 5; ++i) idle.push_back(ingest_seconds(i));
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> answered{0}, refused{0}, other{0};
+  std::vector<std::thread> viewers;
+  for (int v = 0; v < 6; ++v) {
+    viewers.emplace_back([&] {
+      while (!stop.load()) {
+        Client c(port_);
+        const auto r = c.send(http::verb::get, heavy, tokens_.at(Role::kViewer));
+        if (r.status == 200) {
+          answered.fetch_add(1);
+        } else if (r.status == 503 && r.headers.count(http::field::retry_after) == 1) {
+          refused.fetch_add(1);
+          return;  // a client that honours Retry-After is gone for a second: enough for the test
+        } else {
+          other.fetch_add(1);
+        }
+      }
+    });
+  }
+  // Wait until the viewers keep the query workers busy.
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (answered.load() < 2 && Clock::now() < deadline) std::this_thread::yield();
+  std::vector<double> loaded;
+  for (int i = 0; i < 10; ++i) loaded.push_back(ingest_seconds(100 + i));
+  stop = true;
+  for (auto& t : viewers) t.join();
+
+  std::printf("heavy query %.3f s; ingest median idle %.3f s, under %d viewers %.3f s (max %.3f s); "
+              "queries answered %d, refused %d\n",
+              query_seconds, median(idle), static_cast<int>(viewers.size()), median(loaded),
+              *std::max_element(loaded.begin(), loaded.end()), answered.load(), refused.load());
+  EXPECT_GE(answered.load(), 2);
+  EXPECT_EQ(other.load(), 0);
+  // Generous: ingest must not queue behind the queries (each takes query_seconds).
+  EXPECT_LT(median(loaded), std::max(0.5, query_seconds)) << "idle median " << median(idle);
 }
 
 TEST_F(ApiServerTest, OversizedBodyIs413) {

@@ -357,8 +357,9 @@ TEST_F(GatewaydTest, SigtermDuringIngestStopsInTimeAndKeepsAcknowledgedSamples) 
   auto series = st->find_series("load", "W");
   ASSERT_TRUE(series);
   const std::int64_t n = static_cast<std::int64_t>(acked) * kBatch;
-  auto h = st->history({series->id, base, base + n, 0, 0});
-  EXPECT_EQ(h.rows.size(), static_cast<std::size_t>(n));
+  const auto h = st->history({series->id, base, base + n, 0, 0});
+  ASSERT_TRUE(h.is_ok()) << h.status().to_string();
+  EXPECT_EQ(h->rows.size(), static_cast<std::size_t>(n));
 }
 
 // kill -9 while clients push samples as fast as they can: every acknowledged sample survives.
@@ -430,7 +431,9 @@ TEST_F(GatewaydTest, KillNineDuringIngestLosesNoAcknowledgedSample) {
     if (n == 0) continue;
     auto series = st->find_series("load", "c" + std::to_string(c));
     ASSERT_TRUE(series);
-    auto h = st->history({series->id, base, base + n, 0});
+    const auto result = st->history({series->id, base, base + n, 0});
+    ASSERT_TRUE(result.is_ok()) << result.status().to_string();
+    const auto& h = result.value();
     ASSERT_EQ(h.tier, store::Tier::kRaw);
     ASSERT_GE(h.rows.size(), static_cast<std::size_t>(n));
     for (std::int64_t seq = 0; seq < n; ++seq) {
@@ -722,7 +725,9 @@ TEST_F(GatewaydTest, SetpointsThroughTheApiAreCheckedAuditedAndReleasedAtStop) {
   store::OpenError err;
   auto log = store::EventLog::open(data_ / "telemetry.db", 1000, &err);
   ASSERT_TRUE(log) << err.message;
-  const auto rows = log->audit({"pv", 0, 10});
+  const auto audited = log->audit({"pv", 0, 10});
+  ASSERT_TRUE(audited.is_ok()) << audited.status().to_string();
+  const auto& rows = audited.value();
   ASSERT_FALSE(rows.empty());
   EXPECT_EQ(rows[0].action, "release");
   EXPECT_EQ(rows[0].outcome, "applied");
