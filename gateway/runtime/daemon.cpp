@@ -372,7 +372,7 @@ int run_daemon(const DaemonOptions& options) {
     return kExitStartup;
   }
 
-  auto event_log = store::EventLog::open(so.path, kEventLogRows, &open_error);
+  auto event_log = store::EventLog::open(*telemetry, kEventLogRows, &open_error);
   if (!event_log) {
     spdlog::critical("event log: {}", open_error.message);
     return kExitStartup;

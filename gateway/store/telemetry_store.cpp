@@ -167,6 +167,7 @@ struct TelemetryStore::Impl {
   std::vector<Sample> pending;
   std::vector<NamedSample> pending_named;
   std::vector<SeriesKey> pending_series;  // series() registrations
+  std::vector<WriteJob> pending_jobs;
   std::vector<CommitCallback> pending_callbacks;
   std::uint64_t appended_seq = 0;  // accepted append() calls
   std::uint64_t taken_seq = 0;     // appends moved into a batch by the writer
@@ -180,6 +181,7 @@ struct TelemetryStore::Impl {
   std::vector<Sample> batch;
   std::vector<NamedSample> batch_named;
   std::vector<SeriesKey> batch_series;
+  std::vector<WriteJob> batch_jobs;
   std::vector<CommitCallback> batch_callbacks;
   std::map<SeriesKey, SeriesInfo> batch_registered;  // new in this batch; cached once committed
   detail::BatchRollup minute_rollup{kMinuteMs};
@@ -414,6 +416,7 @@ void TelemetryStore::Impl::writer_loop() {
       batch.swap(pending);
       batch_named.swap(pending_named);
       batch_series.swap(pending_series);
+      batch_jobs.swap(pending_jobs);
       batch_callbacks.swap(pending_callbacks);
       const std::uint64_t seq = appended_seq;
       taken_seq = seq;
@@ -421,7 +424,15 @@ void TelemetryStore::Impl::writer_loop() {
       queue_depth.store(0, std::memory_order_relaxed);
       lock.unlock();
       if (m_queue_depth != nullptr) m_queue_depth->Set(0);
-      commit_batch();
+      if (!batch.empty() || !batch_named.empty() || !batch_series.empty() ||
+          !batch_callbacks.empty()) {
+        commit_batch();
+      }
+      for (auto& job : batch_jobs) {
+        std::lock_guard db_lock(db_mu);
+        job(db.get());
+      }
+      batch_jobs.clear();
       lock.lock();
       done_seq = seq;
       flushed_cv.notify_all();
@@ -1065,6 +1076,20 @@ bool TelemetryStore::append(std::span<const Sample> samples, CommitCallback cb) 
 bool TelemetryStore::append(std::span<const NamedSample> samples, CommitCallback cb) {
   return impl_->enqueue(samples, impl_->pending_named, std::move(cb));
 }
+
+void TelemetryStore::run_on_writer(WriteJob job) {
+  Impl& s = *impl_;
+  {
+    std::lock_guard lock(s.queue_mu);
+    if (s.appended_seq == s.taken_seq) s.first_pending_time = SteadyClock::now();
+    s.pending_jobs.push_back(std::move(job));
+    ++s.appended_seq;
+    s.flush_requested = true;
+  }
+  s.writer_cv.notify_one();
+}
+
+const std::filesystem::path& TelemetryStore::path() const { return impl_->options.path; }
 
 void TelemetryStore::flush() {
   Impl& s = *impl_;

@@ -28,6 +28,7 @@
 
 #include "gateway/store/status.hpp"
 
+struct sqlite3;
 namespace prometheus {
 class Registry;
 }
@@ -154,6 +155,15 @@ class TelemetryStore {
 
   // Blocks until everything enqueued before the call is committed.
   void flush();
+
+  // For the other tables of this file (the event and audit logs, event_log.hpp): runs `job` on
+  // the writer thread with the write connection, soon (it asks for an early batch), after the
+  // samples queued before it. The job makes and commits its own transaction. This keeps every
+  // write of the file on the one writer thread.
+  using WriteJob = std::function<void(sqlite3* db)>;
+  void run_on_writer(WriteJob job);
+
+  const std::filesystem::path& path() const;
 
   // Picks the tier: raw when step_ms < 60 s and the range is within raw retention, 1-minute when
   // step_ms < 15 min and within its retention, else 15-minute. Runs on the calling thread. A

@@ -157,7 +157,7 @@ class ApiServerTest : public ::testing::Test {
     store::OpenError open_error;
     store_ = store::TelemetryStore::open(options, &open_error);
     ASSERT_TRUE(store_) << open_error.message;
-    event_log_ = store::EventLog::open(options.path, 1000, &open_error);
+    event_log_ = store::EventLog::open(*store_, 1000, &open_error);
     ASSERT_TRUE(event_log_) << open_error.message;
 
     config::DeviceConfig inv;

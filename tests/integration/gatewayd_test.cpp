@@ -723,7 +723,11 @@ TEST_F(GatewaydTest, SetpointsThroughTheApiAreCheckedAuditedAndReleasedAtStop) {
   EXPECT_EQ(d.proc().wait(), 0) << d.proc().log();
   EXPECT_EQ(wmaxlim_ena(*port), 0) << "released at shutdown";
   store::OpenError err;
-  auto log = store::EventLog::open(data_ / "telemetry.db", 1000, &err);
+  store::StoreOptions so;
+  so.path = data_ / "telemetry.db";
+  auto telemetry = store::TelemetryStore::open(so, &err);
+  ASSERT_TRUE(telemetry) << err.message;
+  auto log = store::EventLog::open(*telemetry, 1000, &err);
   ASSERT_TRUE(log) << err.message;
   const auto audited = log->audit({"pv", 0, 10});
   ASSERT_TRUE(audited.is_ok()) << audited.status().to_string();

@@ -569,7 +569,7 @@ TEST(RouterQueries, AtMostTheLimitAreInFlightAndOneMoreIs503) {
     store::OpenError open_error;
     auto store = store::TelemetryStore::open(options, &open_error);
     ASSERT_TRUE(store) << open_error.message;
-    auto events = store::EventLog::open(options.path, 100, &open_error);
+    auto events = store::EventLog::open(*store, 100, &open_error);
     ASSERT_TRUE(events) << open_error.message;
 
     std::vector<Router::Task> held;  // queries accepted, not yet run

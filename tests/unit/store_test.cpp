@@ -10,6 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <span>
 #include <random>
 #include <string>
@@ -18,6 +21,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include "gateway/store/event_log.hpp"
 #include "gateway/store/telemetry_store.hpp"
 
 namespace gridlet::store {
@@ -595,6 +599,46 @@ TEST_F(StoreTest, NamedSamplesRegisterTheirSeriesOnTheWriter) {
   EXPECT_EQ(store->find_series("inv", "W")->unit, "kW");
   EXPECT_EQ(store->find_series("inv", "W")->id, w);
   EXPECT_EQ(store->stats().series, 2u);
+}
+
+// One writer for the whole file: samples, new series and the event and audit logs are all
+// committed on the store's writer thread, never on the caller's.
+TEST_F(StoreTest, SamplesSeriesAndLogsShareTheOneWriterThread) {
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  OpenError error;
+  auto log = EventLog::open(*store, 100, &error);
+  ASSERT_NE(log, nullptr) << error.message;
+  std::mutex mu;
+  std::set<std::thread::id> writers;
+  auto note = [&] {
+    std::lock_guard lock(mu);
+    writers.insert(std::this_thread::get_id());
+  };
+  const NamedSample s[] = {{"inv", "W", "W", now_ms(), 1.0}};
+  ASSERT_TRUE(store->append(std::span<const NamedSample>(s), [&](const Status& st) {
+    EXPECT_TRUE(st.is_ok()) << st.to_string();
+    note();
+  }));
+  AuditRecord a;
+  a.timestamp_ms = now_ms();
+  a.device = "inv";
+  a.point = "WMaxLimPct";
+  a.action = "set";
+  a.outcome = "applied";
+  log->append(a, std::nullopt, [&](bool ok) {
+    EXPECT_TRUE(ok);
+    note();
+  });
+  EXPECT_TRUE(log->flush());
+  store->flush();
+  ASSERT_EQ(writers.size(), 1u);
+  EXPECT_NE(*writers.begin(), std::this_thread::get_id());
+  const auto rows = log->audit({});
+  ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows.value()[0].point, "WMaxLimPct");
+  EXPECT_NE(store->cached_series("inv", "W", "W"), 0);
 }
 
 TEST_F(StoreTest, MetricsAreRegistered) {
