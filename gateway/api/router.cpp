@@ -791,7 +791,11 @@ void Router::metrics(Respond respond) {
   metrics_->refresh_process();
   Response r;
   r.content_type = "text/plain; version=0.0.4";
-  r.body = prometheus::TextSerializer().Serialize(context_.metrics->Collect());
+  auto families = context_.metrics->Collect();
+  if (context_.store != nullptr) {
+    for (auto& f : store_metric_families(context_.store->stats())) families.push_back(std::move(f));
+  }
+  r.body = prometheus::TextSerializer().Serialize(families);
   respond(std::move(r));
 }
 

@@ -364,7 +364,6 @@ int run_daemon(const DaemonOptions& options) {
   so.rollup_1m_retention = cfg.storage.rollup_1m_retention;
   so.rollup_15m_retention = cfg.storage.rollup_15m_retention;
   so.disk_budget_bytes = cfg.storage.disk_budget_bytes;
-  so.metrics = &metrics;
   store::OpenError open_error;
   auto telemetry = store::TelemetryStore::open(so, &open_error);
   if (!telemetry) {

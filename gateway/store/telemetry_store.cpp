@@ -17,10 +17,6 @@
 
 #include <fmt/format.h>
 #include <sqlite3.h>
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
 #include "gateway/store/database.hpp"
@@ -117,7 +113,6 @@ struct TelemetryStore::Impl {
 
   bool open(std::string* error);
   bool open_file(std::string* error);
-  void register_metrics();
   void start_writer() { writer = std::thread([this] { writer_loop(); }); }
 
   void writer_loop();
@@ -204,14 +199,6 @@ struct TelemetryStore::Impl {
   // --- Read connections. ---
   mutable std::mutex readers_mu;
   mutable std::vector<Connection> idle_readers;
-
-  // --- Metrics (null when options.metrics is null). Owned by the registry. ---
-  prometheus::Counter* m_committed = nullptr;
-  prometheus::Counter* m_dropped = nullptr;
-  prometheus::Counter* m_batches = nullptr;
-  prometheus::Histogram* m_commit_seconds = nullptr;
-  prometheus::Gauge* m_queue_depth = nullptr;
-  prometheus::Gauge* m_file_bytes = nullptr;
 };
 
 TelemetryStore::Impl::~Impl() {
@@ -336,57 +323,11 @@ bool TelemetryStore::Impl::open_file(std::string* error) {
     }
   }
 
-  register_metrics();
   // At open, synchronously: a daemon that was off for a week must not first answer queries
   // with data that should be gone, and tests get a deterministic start.
   enforce_retention(system_now_ms());
   refresh_file_bytes();
   return true;
-}
-
-void TelemetryStore::Impl::register_metrics() {
-  if (options.metrics == nullptr) return;
-  // prometheus-cpp throws on conflicting registrations; nothing may escape our API.
-  try {
-    auto& reg = *options.metrics;
-    m_committed = &prometheus::BuildCounter()
-                       .Name("gridlet_store_samples_committed_total")
-                       .Help("Samples in batches that committed to the telemetry store")
-                       .Register(reg)
-                       .Add({});
-    m_dropped = &prometheus::BuildCounter()
-                     .Name("gridlet_store_samples_dropped_total")
-                     .Help("Samples rejected because the telemetry store queue was full")
-                     .Register(reg)
-                     .Add({});
-    m_batches = &prometheus::BuildCounter()
-                     .Name("gridlet_store_batches_total")
-                     .Help("Batches committed to the telemetry store")
-                     .Register(reg)
-                     .Add({});
-    m_commit_seconds =
-        &prometheus::BuildHistogram()
-             .Name("gridlet_store_batch_commit_seconds")
-             .Help("Time to write and commit one batch, including fsync")
-             .Register(reg)
-             .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                              0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
-    m_queue_depth = &prometheus::BuildGauge()
-                         .Name("gridlet_store_queue_depth")
-                         .Help("Samples waiting for the telemetry store writer")
-                         .Register(reg)
-                         .Add({});
-    m_file_bytes = &prometheus::BuildGauge()
-                        .Name("gridlet_store_file_bytes")
-                        .Help("Size on disk of the telemetry database and its WAL")
-                        .Register(reg)
-                        .Add({});
-  } catch (const std::exception& e) {
-    spdlog::warn("telemetry store: metrics not registered: {}", e.what());
-    m_committed = m_dropped = m_batches = nullptr;
-    m_commit_seconds = nullptr;
-    m_queue_depth = m_file_bytes = nullptr;
-  }
 }
 
 void TelemetryStore::Impl::set_status(const Status& s) {
@@ -397,7 +338,6 @@ void TelemetryStore::Impl::set_status(const Status& s) {
 void TelemetryStore::Impl::refresh_file_bytes() {
   const auto bytes = detail::file_bytes_on_disk(options.path);
   file_bytes.store(bytes, std::memory_order_relaxed);
-  if (m_file_bytes != nullptr) m_file_bytes->Set(static_cast<double>(bytes));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -423,7 +363,6 @@ void TelemetryStore::Impl::writer_loop() {
       flush_requested = false;
       queue_depth.store(0, std::memory_order_relaxed);
       lock.unlock();
-      if (m_queue_depth != nullptr) m_queue_depth->Set(0);
       if (!batch.empty() || !batch_named.empty() || !batch_series.empty() ||
           !batch_callbacks.empty()) {
         commit_batch();
@@ -578,9 +517,6 @@ void TelemetryStore::Impl::commit_batch() {
     samples_committed.fetch_add(n, std::memory_order_relaxed);
     batches_committed.fetch_add(1, std::memory_order_relaxed);
     last_commit_ms.store(system_now_ms(), std::memory_order_relaxed);
-    if (m_committed != nullptr) m_committed->Increment(static_cast<double>(n));
-    if (m_batches != nullptr) m_batches->Increment();
-    if (m_commit_seconds != nullptr) m_commit_seconds->Observe(seconds);
     set_status(Status::ok());
   } else {
     spdlog::error("telemetry store {}: batch of {} samples not stored: {}",
@@ -1046,7 +982,6 @@ bool TelemetryStore::Impl::enqueue(std::span<const Item> samples, std::vector<It
     const std::size_t queued = pending.size() + pending_named.size();
     if (queued + samples.size() > options.queue_limit_samples) {
       samples_dropped.fetch_add(samples.size(), std::memory_order_relaxed);
-      if (m_dropped != nullptr) m_dropped->Increment(static_cast<double>(samples.size()));
       return false;
     }
     if (appended_seq == taken_seq) {
@@ -1064,7 +999,6 @@ bool TelemetryStore::Impl::enqueue(std::span<const Item> samples, std::vector<It
     }
   }
   samples_enqueued.fetch_add(samples.size(), std::memory_order_relaxed);
-  if (m_queue_depth != nullptr) m_queue_depth->Set(static_cast<double>(depth));
   if (wake_writer) writer_cv.notify_one();
   return true;
 }

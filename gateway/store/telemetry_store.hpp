@@ -29,9 +29,6 @@
 #include "gateway/store/status.hpp"
 
 struct sqlite3;
-namespace prometheus {
-class Registry;
-}
 
 namespace gridlet::store {
 
@@ -44,7 +41,6 @@ struct StoreOptions {
   std::chrono::milliseconds rollup_1m_retention{std::chrono::hours(24 * 90)};
   std::chrono::milliseconds rollup_15m_retention{0};
   std::uint64_t disk_budget_bytes = 2ULL << 30;
-  prometheus::Registry* metrics = nullptr;  // optional; metrics are registered when set
   // Test hook: PRAGMA max_page_count on the write connection (0 = no limit), so that a test can
   // make SQLite answer SQLITE_FULL as a full disk would.
   std::uint32_t test_max_page_count = 0;
@@ -100,6 +96,8 @@ struct HistoryResult {
   bool truncated = false;  // more rows than query.max_rows exist; rows holds max_rows of them
 };
 
+// The store's counters, for health and for /metrics (the gateway exports them; the store itself
+// registers no metrics).
 struct StoreStats {
   std::uint64_t samples_enqueued = 0;
   std::uint64_t samples_committed = 0;

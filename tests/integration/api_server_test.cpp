@@ -152,7 +152,6 @@ class ApiServerTest : public ::testing::Test {
     options.path = dir_ / "telemetry.db";
     options.commit_interval = std::chrono::milliseconds(20);
     options.queue_limit_samples = queue_limit_samples_;
-    options.metrics = &registry_;
     options.test_max_page_count = max_page_count_;
     store::OpenError open_error;
     store_ = store::TelemetryStore::open(options, &open_error);
@@ -316,8 +315,17 @@ TEST_F(ApiServerTest, MetricsIncludeStoreApiAndProcess) {
   const auto r = c.send(http::verb::get, "/metrics", tokens_.at(Role::kViewer));
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.headers[http::field::content_type], "text/plain; version=0.0.4");
+  // The store's counters, exported by the gateway at scrape time.
   for (const char* needle :
-       {"gridlet_store_samples_committed_total", "process_resident_memory_bytes",
+       {"gridlet_store_samples_committed_total 1\n", "gridlet_store_batches_total 1\n",
+        "gridlet_store_series 1\n", "gridlet_store_samples_failed_total 0\n",
+        "gridlet_store_batches_failed_total 0\n", "gridlet_store_queue_depth 0\n",
+        "gridlet_store_ok 1\n", "# TYPE gridlet_store_samples_committed_total counter",
+        "gridlet_store_file_bytes ", "gridlet_store_commit_seconds_total "}) {
+    EXPECT_NE(r.body.find(needle), std::string::npos) << needle;
+  }
+  for (const char* needle :
+       {"process_resident_memory_bytes",
         "process_cpu_seconds_total", "process_start_time_seconds",
         "gridlet_api_requests_total{code=\"200\",route=\"/api/v1/samples\"} 1",
         "gridlet_api_connections 1", "gridlet_api_request_seconds_count"}) {
@@ -415,6 +423,10 @@ TEST_F(ApiServerFullDiskTest, IngestOnAFullDiskIs503WithRetryAfter) {
   EXPECT_EQ(json::parse(r.body)["error"]["code"], "no_space") << r.body;
   const json health = json::parse(c.send(http::verb::get, "/api/v1/health").body);
   EXPECT_EQ(health["store"]["status"].get<std::string>().rfind("no space", 0), 0u) << health.dump();
+  const auto metrics = c.send(http::verb::get, "/metrics", tokens_.at(Role::kViewer)).body;
+  EXPECT_NE(metrics.find("gridlet_store_batches_failed_total 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("gridlet_store_samples_failed_total 10000\n"), std::string::npos);
+  EXPECT_NE(metrics.find("gridlet_store_ok 0\n"), std::string::npos);
 }
 
 // A query that fails is a 500 that says so, not a 200 with no rows.

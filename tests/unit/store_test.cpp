@@ -19,7 +19,6 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <prometheus/registry.h>
 
 #include "gateway/store/event_log.hpp"
 #include "gateway/store/telemetry_store.hpp"
@@ -641,27 +640,23 @@ TEST_F(StoreTest, SamplesSeriesAndLogsShareTheOneWriterThread) {
   EXPECT_NE(store->cached_series("inv", "W", "W"), 0);
 }
 
-TEST_F(StoreTest, MetricsAreRegistered) {
-  auto registry = std::make_shared<prometheus::Registry>();
-  options_.metrics = registry.get();
+TEST_F(StoreTest, StatsCountSamplesBatchesAndSeries) {
   auto store = open_store();
   ASSERT_NE(store, nullptr);
-  const Sample s[] = {{1, now_ms(), 1.0}, {1, now_ms() + 1, 2.0}};
-  ASSERT_TRUE(store->append(s));
+  const NamedSample s[] = {{"inv", "W", "W", now_ms(), 1.0}, {"inv", "W", "W", now_ms() + 1, 2.0}};
+  ASSERT_TRUE(store->append(std::span<const NamedSample>(s)));
   store->flush();
-  std::map<std::string, double> values;
-  for (const auto& family : registry->Collect()) {
-    ASSERT_EQ(family.metric.size(), 1u) << family.name;
-    const auto& m = family.metric[0];
-    values[family.name] = m.counter.value + m.gauge.value +
-                          static_cast<double>(m.histogram.sample_count);
-  }
-  EXPECT_EQ(values["gridlet_store_samples_committed_total"], 2.0);
-  EXPECT_EQ(values["gridlet_store_batches_total"], 1.0);
-  EXPECT_EQ(values["gridlet_store_batch_commit_seconds"], 1.0);
-  EXPECT_GT(values["gridlet_store_file_bytes"], 0.0);
-  EXPECT_TRUE(values.contains("gridlet_store_samples_dropped_total"));
-  EXPECT_TRUE(values.contains("gridlet_store_queue_depth"));
+  const auto stats = store->stats();
+  EXPECT_EQ(stats.samples_enqueued, 2u);
+  EXPECT_EQ(stats.samples_committed, 2u);
+  EXPECT_EQ(stats.batches_committed, 1u);
+  EXPECT_EQ(stats.samples_failed, 0u);
+  EXPECT_EQ(stats.batches_failed, 0u);
+  EXPECT_EQ(stats.series, 1u);
+  EXPECT_EQ(stats.queue_depth, 0u);
+  EXPECT_GT(stats.file_bytes, 0u);
+  EXPECT_GT(stats.commit_seconds_total, 0.0);
+  EXPECT_EQ(stats.status, "ok");
 }
 
 }  // namespace
