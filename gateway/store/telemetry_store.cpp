@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <future>
 #include <system_error>
 #include <tuple>
 #include <thread>
@@ -145,7 +146,9 @@ struct TelemetryStore::Impl {
 
   const StoreOptions options;
 
-  // --- The write connection and its statements; used only with db_mu held. ---
+  // --- The write connection and its statements: used on the writer thread only (and by open()
+  // before the writer starts), with db_mu held; jobs of run_on_writer() use the connection on the
+  // writer thread between batches and take db_mu where the code they call does. ---
   std::mutex db_mu;
   Connection db;
   Statement begin_stmt, commit_stmt, insert_sample_stmt, upsert_1m_stmt, upsert_15m_stmt,
@@ -367,10 +370,9 @@ void TelemetryStore::Impl::writer_loop() {
           !batch_callbacks.empty()) {
         commit_batch();
       }
-      for (auto& job : batch_jobs) {
-        std::lock_guard db_lock(db_mu);
-        job(db.get());
-      }
+      // Jobs run on this thread, the only user of the write connection once the store is open;
+      // they take db_mu themselves where the code they call expects it.
+      for (auto& job : batch_jobs) job(db.get());
       batch_jobs.clear();
       lock.lock();
       done_seq = seq;
@@ -1044,11 +1046,17 @@ Result<HistoryResult> TelemetryStore::history(const HistoryQuery& query) const {
 }
 
 void TelemetryStore::enforce_retention(std::int64_t now_ms) {
-  try {
-    impl_->enforce_retention(now_ms);
-  } catch (const std::exception& e) {
-    spdlog::error("telemetry store retention: {}", e.what());
-  }
+  // On the writer thread, like every write; this call waits for it.
+  std::promise<void> done;
+  run_on_writer([impl = impl_.get(), now_ms, &done](sqlite3*) {
+    try {
+      impl->enforce_retention(now_ms);
+    } catch (const std::exception& e) {
+      spdlog::error("telemetry store retention: {}", e.what());
+    }
+    done.set_value();
+  });
+  done.get_future().wait();
 }
 
 StoreStats TelemetryStore::stats() const {

@@ -170,7 +170,8 @@ class TelemetryStore {
   Result<HistoryResult> history(const HistoryQuery& query) const;
 
   // Deletes data older than each tier's retention and enforces the disk budget. The writer runs
-  // it periodically; exposed for tests. now_ms is "now" in Unix ms.
+  // it periodically; exposed for tests (it runs on the writer thread and this call waits for it).
+  // now_ms is "now" in Unix ms.
   void enforce_retention(std::int64_t now_ms);
 
   StoreStats stats() const;
