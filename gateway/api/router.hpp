@@ -1,5 +1,7 @@
 // The API's request handling, free of Beast and Asio: a route table (method, path pattern, roles
 // allowed) and one handle() that turns a Request into a Response. server.cpp does the HTTP.
+// router.cpp holds the table and the dispatch; each resource's handlers have their own file
+// (health.cpp, devices.cpp, history.cpp, samples.cpp, setpoints.cpp, logs.cpp).
 //
 // Role matrix (kRoutes in router.cpp is the one source; the OpenAPI document follows it):
 //
