@@ -4,6 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <optional>
 #include <iostream>
 
 #include "adapters/modbus/scan.hpp"
@@ -29,17 +32,21 @@ int check_config(const std::string& path) {
   return gridlet::runtime::kExitConfig;
 }
 
-int token_create(const std::string& config_path, const std::string& tokens_file,
-                 const std::string& role_name, const std::string& name) {
-  std::filesystem::path path = tokens_file;
-  if (path.empty()) {
-    const auto loaded = gridlet::config::load_config_file(config_path);
-    if (!loaded.config) {
-      for (const auto& e : loaded.errors) std::cerr << e.format() << '\n';
-      return gridlet::runtime::kExitConfig;
-    }
-    path = loaded.config->tokens_path();
+// The tokens file: --tokens-file, else api.tokens_file of the configuration. nullopt (errors
+// printed) when the configuration cannot be loaded.
+std::optional<std::filesystem::path> tokens_path(const std::string& config_path,
+                                                 const std::string& tokens_file) {
+  if (!tokens_file.empty()) return std::filesystem::path(tokens_file);
+  const auto loaded = gridlet::config::load_config_file(config_path);
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) std::cerr << e.format() << '\n';
+    return std::nullopt;
   }
+  return loaded.config->tokens_path();
+}
+
+int token_create(const std::filesystem::path& path, const std::string& role_name,
+                 const std::string& name) {
   const auto role = gridlet::api::parse_role(role_name);
   if (!role) {
     std::cerr << "unknown role \"" << role_name << "\" (viewer, installer, manager, aggregator)\n";
@@ -54,6 +61,37 @@ int token_create(const std::string& config_path, const std::string& tokens_file,
   std::cerr << "token \"" << name << "\" (" << role_name << ") added to " << path.string()
             << "; it is shown once, store it now. A running gatewayd picks it up on SIGHUP.\n";
   std::cout << *token << '\n';
+  return 0;
+}
+
+int token_revoke(const std::filesystem::path& path, const std::string& name) {
+  std::string error;
+  if (!gridlet::api::TokenStore::revoke(path, name, &error)) {
+    std::cerr << "cannot revoke token: " << error << '\n';
+    return 1;
+  }
+  std::cerr << "token \"" << name << "\" removed from " << path.string()
+            << "; a running gatewayd refuses it after SIGHUP.\n";
+  return 0;
+}
+
+// One line per token: name, role, created (UTC). Hashes are never printed.
+int token_list(const std::filesystem::path& path) {
+  std::string error;
+  const auto tokens = gridlet::api::TokenStore::list(path, &error);
+  if (!tokens) {
+    std::cerr << "cannot list tokens: " << error << '\n';
+    return 1;
+  }
+  std::cout << "NAME ROLE CREATED\n";
+  for (const auto& t : *tokens) {
+    const std::time_t created = static_cast<std::time_t>(t.created_unix_s);
+    std::tm tm{};
+    gmtime_r(&created, &tm);
+    char when[32];
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::cout << t.name << ' ' << gridlet::api::to_string(t.role) << ' ' << when << '\n';
+  }
   return 0;
 }
 
@@ -82,12 +120,20 @@ int main(int argc, char** argv) {
   auto* token = app.add_subcommand("token", "Manage API tokens");
   token->require_subcommand(1);
   std::string tok_config = kDefaultConfig, tok_file, tok_role, tok_name;
+  auto add_file_options = [&](CLI::App* sub) {
+    sub->add_option("--config,-c", tok_config, "Configuration file (for api.tokens_file)")
+        ->capture_default_str();
+    sub->add_option("--tokens-file", tok_file, "Tokens file (instead of the configuration's)");
+  };
   auto* create = token->add_subcommand("create", "Create a token and print it once");
   create->add_option("--role", tok_role, "viewer, installer, manager or aggregator")->required();
   create->add_option("--name", tok_name, "A name for the token holder")->required();
-  create->add_option("--config,-c", tok_config, "Configuration file (for api.tokens_file)")
-      ->capture_default_str();
-  create->add_option("--tokens-file", tok_file, "Tokens file (instead of the configuration's)");
+  add_file_options(create);
+  auto* revoke = token->add_subcommand("revoke", "Remove a token (effective at SIGHUP)");
+  revoke->add_option("name", tok_name, "The token's name")->required();
+  add_file_options(revoke);
+  auto* list = token->add_subcommand("list", "List tokens: names, roles, creation times");
+  add_file_options(list);
 
   // scan: commissioning. Finds answering unit ids and SunSpec devices on one bus.
   namespace modbus = gridlet::adapters::modbus;
@@ -136,7 +182,13 @@ int main(int argc, char** argv) {
     return gridlet::runtime::run_daemon(run_opts);
   }
   if (*check) return check_config(check_path);
-  if (*create) return token_create(tok_config, tok_file, tok_role, tok_name);
+  if (*token) {
+    const auto path = tokens_path(tok_config, tok_file);
+    if (!path) return gridlet::runtime::kExitConfig;
+    if (*create) return token_create(*path, tok_role, tok_name);
+    if (*revoke) return token_revoke(*path, tok_name);
+    return token_list(*path);
+  }
   if (*scan_app) {
     if (*scan_tcp) {
       if (const auto error = modbus::parse_tcp_target(scan_target, scan_cmd.bus); !error.empty()) {

@@ -85,12 +85,14 @@ std::string base64url(std::span<const std::uint8_t> bytes) {
 }
 
 // Reads the whole tokens file. *exists is false (and true is returned) when there is no file.
-// Refuses files accessible by group or other, non-regular files and oversized files.
+// Refuses files accessible by group or other, non-regular files and oversized files. O_NONBLOCK:
+// opening a FIFO (or a device) must not wait for a writer; fstat then refuses it. A symbolic link
+// to a regular file is followed (secret stores mount them so).
 bool read_tokens_file(const std::filesystem::path& path, std::string* text, bool* exists,
                       std::string* error) {
   text->clear();
   *exists = false;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     if (errno == ENOENT) return true;
     *error = "cannot open tokens file " + path.string() + ": " + errno_text(errno);
@@ -102,7 +104,9 @@ bool read_tokens_file(const std::filesystem::path& path, std::string* text, bool
     *error = "cannot stat tokens file " + path.string() + ": " + errno_text(errno);
     ok = false;
   } else if (!S_ISREG(st.st_mode)) {
-    *error = "tokens file " + path.string() + " is not a regular file";
+    *error = "tokens file " + path.string() +
+             " is not a regular file (a FIFO, device or directory); point api.tokens_file at a "
+             "file written by 'gatewayd token create'";
     ok = false;
   } else if ((st.st_mode & 077) != 0) {
     char mode[8];
@@ -322,6 +326,25 @@ std::unique_ptr<TokenStore> TokenStore::load(const std::filesystem::path& path,
   auto store = std::unique_ptr<TokenStore>(new TokenStore());
   for (auto& r : records) store->by_hash_.emplace(std::move(r.hash), std::move(r.info));
   return store;
+}
+
+std::unique_ptr<TokenStore> TokenStore::refusing_all(std::string problem) {
+  auto store = std::unique_ptr<TokenStore>(new TokenStore());
+  store->problem_ = std::move(problem);
+  return store;
+}
+
+std::optional<std::vector<TokenInfo>> TokenStore::list(const std::filesystem::path& path,
+                                                       std::string* error) {
+  std::string text;
+  bool exists = false;
+  if (!read_tokens_file(path, &text, &exists, error)) return std::nullopt;
+  std::vector<Record> records;
+  if (!parse_tokens(path, text, &records, error)) return std::nullopt;
+  std::vector<TokenInfo> out;
+  out.reserve(records.size());
+  for (auto& r : records) out.push_back(std::move(r.info));
+  return out;
 }
 
 std::optional<std::string> TokenStore::create(const std::filesystem::path& path, Role role,

@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gridlet::api {
 
@@ -46,6 +47,15 @@ class TokenStore {
   // too large, or has a malformed line (the message names the line number).
   static std::unique_ptr<TokenStore> load(const std::filesystem::path& path, std::string* error);
 
+  // A store that authenticates nobody, for a reload that could not use the tokens file: a
+  // revocation must not fail open. `problem` says why (shown in /api/v1/health).
+  static std::unique_ptr<TokenStore> refusing_all(std::string problem);
+
+  // The tokens in the file, in file order: names, roles and creation times, never hashes.
+  // nullopt (and *error) under the same conditions as load().
+  static std::optional<std::vector<TokenInfo>> list(const std::filesystem::path& path,
+                                                    std::string* error);
+
   // Creates a token with this role and name, appends its hash to the file (created with 0600 if
   // missing) and returns the plaintext token, which is never stored. Returns nullopt and sets
   // *error when the name is invalid or already used, or the file cannot be read or written.
@@ -60,12 +70,15 @@ class TokenStore {
   std::optional<TokenInfo> authenticate(std::string_view bearer_token) const;
 
   std::size_t size() const { return by_hash_.size(); }
+  // Why this store refuses every token ("" for a store loaded from a good file).
+  const std::string& problem() const { return problem_; }
 
  private:
   // Keyed by the hex SHA-256 of the token. Looking up by hash in an ordered map is not a timing
   // leak worth closing: the key is the hash of a 256-bit random secret, so how far a comparison
   // gets says nothing usable about any token. The final check still uses constant_time_equal.
   std::map<std::string, TokenInfo, std::less<>> by_hash_;
+  std::string problem_;
 };
 
 }  // namespace gridlet::api

@@ -68,6 +68,48 @@ std::optional<ProcessStats> parse_process_stats(std::string_view stat, std::stri
   return s;
 }
 
+std::vector<prometheus::MetricFamily> store_metric_families(const store::StoreStats& s) {
+  std::vector<prometheus::MetricFamily> out;
+  auto add = [&](const char* name, const char* help, prometheus::MetricType type, double value) {
+    prometheus::ClientMetric m;
+    if (type == prometheus::MetricType::Counter) {
+      m.counter.value = value;
+    } else {
+      m.gauge.value = value;
+    }
+    out.push_back(prometheus::MetricFamily{name, help, type, {m}});
+  };
+  using prometheus::MetricType;
+  const auto d = [](auto v) { return static_cast<double>(v); };
+  add("gridlet_store_samples_enqueued_total", "Samples accepted into the telemetry store queue",
+      MetricType::Counter, d(s.samples_enqueued));
+  add("gridlet_store_samples_committed_total",
+      "Samples in batches that committed to the telemetry store", MetricType::Counter,
+      d(s.samples_committed));
+  add("gridlet_store_samples_dropped_total",
+      "Samples rejected because the telemetry store queue was full", MetricType::Counter,
+      d(s.samples_dropped));
+  add("gridlet_store_samples_failed_total",
+      "Samples in batches that failed (disk full, I/O error) and were rolled back",
+      MetricType::Counter, d(s.samples_failed));
+  add("gridlet_store_batches_total", "Batches committed to the telemetry store",
+      MetricType::Counter, d(s.batches_committed));
+  add("gridlet_store_batches_failed_total", "Batches of the telemetry store that failed",
+      MetricType::Counter, d(s.batches_failed));
+  add("gridlet_store_commit_seconds_total",
+      "Time spent writing and committing batches, including fsync", MetricType::Counter,
+      s.commit_seconds_total);
+  add("gridlet_store_queue_depth", "Samples waiting for the telemetry store writer",
+      MetricType::Gauge, d(s.queue_depth));
+  add("gridlet_store_file_bytes", "Size on disk of the telemetry database and its WAL",
+      MetricType::Gauge, d(s.file_bytes));
+  add("gridlet_store_series", "Series known to the telemetry store", MetricType::Gauge,
+      d(s.series));
+  add("gridlet_store_ok", "1 when the last write of the telemetry store succeeded, else 0",
+      MetricType::Gauge, s.status_code == store::StatusCode::kOk ? 1.0 : 0.0);
+  return out;
+}
+
 ApiMetrics::ApiMetrics(prometheus::Registry& reg, const std::vector<std::string>& routes)
     : registry(reg),
       requests(prometheus::BuildCounter()
@@ -85,7 +127,14 @@ ApiMetrics::ApiMetrics(prometheus::Registry& reg, const std::vector<std::string>
                       .Add({})),
       connections_refused(prometheus::BuildCounter()
                               .Name("gridlet_api_connections_refused_total")
-                              .Help("Connections refused because max_connections were open")
+                              .Help("Connections refused (503) by max_connections or "
+                                    "max_connections_per_address")
+                              .Register(reg)
+                              .Add({})),
+      connections_evicted(prometheus::BuildCounter()
+                              .Name("gridlet_api_connections_evicted_total")
+                              .Help("Connections closed while waiting for request headers, to "
+                                    "make room for new ones")
                               .Register(reg)
                               .Add({})),
       resident_memory_bytes(prometheus::BuildGauge()

@@ -1,5 +1,7 @@
-// The API's Prometheus metrics: requests by route pattern and status code, request latency, open
-// connections, and process metrics (memory, CPU, start time) read from /proc/self at scrape time.
+// The gateway's Prometheus metrics, all defined here: the API's (requests by route pattern and
+// status code, request latency, connections), the telemetry store's counters (read from
+// StoreStats at scrape time; the store registers nothing itself), and process metrics (memory,
+// CPU, start time) read from /proc/self at scrape time.
 // Thread: every member may be used from any thread (prometheus-cpp metrics are atomic).
 #pragma once
 
@@ -13,7 +15,10 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
+
+#include "gateway/store/telemetry_store.hpp"
 
 namespace gridlet::api {
 
@@ -30,6 +35,12 @@ std::optional<ProcessStats> parse_process_stats(std::string_view stat, std::stri
                                                 std::string_view proc_stat, long ticks_per_second,
                                                 long page_size);
 
+// The route label of answers to requests that could not be parsed (400, 413, 431).
+inline const std::string kUnparsedRoute = "unparsed";
+
+// The gridlet_store_* families of one scrape.
+std::vector<prometheus::MetricFamily> store_metric_families(const store::StoreStats& stats);
+
 struct ApiMetrics {
   // Registers the families (merging with ones already registered under the same names).
   // `routes` are the route patterns whose latency histograms are created up front.
@@ -45,6 +56,7 @@ struct ApiMetrics {
   prometheus::Family<prometheus::Histogram>& request_seconds;
   prometheus::Gauge& connections;
   prometheus::Counter& connections_refused;
+  prometheus::Counter& connections_evicted;
   prometheus::Gauge& resident_memory_bytes;
   prometheus::Gauge& cpu_seconds;
   prometheus::Gauge& start_time_seconds;

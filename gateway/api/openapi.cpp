@@ -84,11 +84,12 @@ json schemas() {
                            {"enum",
                             {"unauthorized", "forbidden", "not_found", "method_not_allowed",
                              "bad_request", "payload_too_large", "header_too_large",
-                             "unavailable", "internal", "rejected", "device_refused",
+                             "unavailable", "no_space", "internal", "rejected", "device_refused",
                              "device_mismatch"}}}},
                          {"message", kStr}})}});
   s["Health"] = object(
       {{"status", {{"type", "string"}, {"enum", {"ok", "degraded"}}}},
+       {"problems", {{"type", "array"}, {"items", kStr}}},
        {"version", kStr},
        {"uptime_s", kInt},
        {"store", object({{"status", kStr},
@@ -96,7 +97,10 @@ json schemas() {
                          {"queue_depth", kInt},
                          {"file_bytes", kInt},
                          {"last_commit_ms", nullable(kInt)}})},
-       {"devices", object({{"total", kInt}, {"enabled", kInt}, {"online", kInt}})}});
+       {"devices", object({{"total", kInt}, {"enabled", kInt}, {"online", kInt}})},
+       {"tokens", {{"type", "object"},
+                   {"properties", {{"status", kStr}, {"error", kStr}}},
+                   {"required", {"status"}}}}});
   const json quality = {{"type", "string"}, {"enum", {"good", "stale", "missing", "error"}}};
   s["DevicePoint"] = object({{"point", kStr},
                              {"unit", kStr},
@@ -252,7 +256,10 @@ std::string openapi_json(std::string_view version) {
   };
 
   op("GET", "/api/v1/health", "Liveness and store/device summary",
-     {{"200", ok_reply("Health; status is degraded when the store is not ok", ref("Health"))}});
+     {{"200", ok_reply("Health; status is degraded (each reason in problems) when the store is "
+                       "not ok, an enabled device is not online, or the tokens file could not "
+                       "be used at the last reload (then every token is refused)",
+                       ref("Health"))}});
   op("GET", "/api/v1/openapi.json", "This document",
      {{"200", ok_reply("OpenAPI 3.0.3 document", {{"type", "object"}})}});
   op("GET", "/api/v1/devices", "Configured devices with their live state",
@@ -272,7 +279,8 @@ std::string openapi_json(std::string_view version) {
      {{"200", ok_reply("Rows, oldest first", ref("History"))},
       {"400", error_reply("Bad from/to/step, or more than kMaxHistoryRows rows: use a larger step")},
       {"404", error_reply("No stored series")},
-      {"503", error_reply("Store not open")}})["parameters"] = {
+      {"500", error_reply("The query failed (the message says why)")},
+      {"503", error_reply("Store not open, or too many queries in progress (see Retry-After)")}})["parameters"] = {
       path_param("device", "Device id"),
       path_param("point", "Point name, e.g. inverter_three_phase.W or mppt.module[0].DCW",
                  kPublishedPointSchema),
@@ -286,7 +294,8 @@ std::string openapi_json(std::string_view version) {
           {"400", error_reply("Invalid body; the message names the element and field")},
           {"413", error_reply("Body or sample count over the limit")},
           {"500", error_reply("The commit failed")},
-          {"503", error_reply("Ingest queue full (see Retry-After)")}});
+          {"503", error_reply("Ingest queue full (unavailable) or disk full (no_space); see "
+                              "Retry-After")}});
   samples["requestBody"] = {{"required", true}, {"content", json_content(ref("SamplesRequest"))}};
   op("GET", "/api/v1/devices/{id}/setpoints", "What a device lets the gateway control, and what it holds",
      {{"200", ok_reply("Controls with their ranges and fail-safes; setpoints held now",
@@ -330,12 +339,19 @@ std::string openapi_json(std::string_view version) {
                   {{"type", "integer"}, {"format", "int64"}, {"minimum", 0}}),
       query_param("limit", "Rows to return (default 100)",
                   {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}})};
+  const json query_failed = error_reply("The query failed (the message says why)");
+  const json query_busy =
+      error_reply("Log not open, or too many queries in progress (see Retry-After)");
   op("GET", "/api/v1/events", "Event log: alarms and notices, newest first",
      {{"200", ok_reply("Events", {{"type", "array"}, {"items", ref("Event")}})},
-      {"400", error_reply("Bad parameter")}})["parameters"] = log_params;
+      {"400", error_reply("Bad parameter")},
+      {"500", query_failed},
+      {"503", query_busy}})["parameters"] = log_params;
   op("GET", "/api/v1/audit", "Audit log: every write to a device, newest first",
      {{"200", ok_reply("Writes", {{"type", "array"}, {"items", ref("AuditRecord")}})},
-      {"400", error_reply("Bad parameter")}})["parameters"] = log_params;
+      {"400", error_reply("Bad parameter")},
+      {"500", query_failed},
+      {"503", query_busy}})["parameters"] = log_params;
   op("GET", "/metrics", "Prometheus metrics",
      {{"200", {{"description", "Prometheus text exposition format 0.0.4"},
                {"content", {{"text/plain", {{"schema", kStr}}}}}}}});

@@ -1,5 +1,7 @@
 // The API's request handling, free of Beast and Asio: a route table (method, path pattern, roles
 // allowed) and one handle() that turns a Request into a Response. server.cpp does the HTTP.
+// router.cpp holds the table and the dispatch; each resource's handlers have their own file
+// (health.cpp, devices.cpp, history.cpp, samples.cpp, setpoints.cpp, logs.cpp).
 //
 // Role matrix (kRoutes in router.cpp is the one source; the OpenAPI document follows it):
 //
@@ -20,9 +22,12 @@
 //
 // Order of checks: unknown path -> 404, known path with another method -> 405 (with Allow), no or
 // unknown bearer token -> 401, role not allowed -> 403, then the handler (400, 413, 503, 500...).
-// Thread: handle() runs on the event loop. Blocking work (store queries, series creation) goes to
-// Executors::offload; its result comes back through Executors::to_loop, and respond is always
-// called on the loop, exactly once (unless the server shuts down first and drops the task).
+// Thread: handle() runs on the event loop. Store queries (history, event and audit logs) go to
+// Executors::query, at most kMaxQueriesInFlight at a time (more are answered 503); other blocking
+// work (waiting for an audit row) goes to Executors::offload. Ingest never leaves the loop: it only
+// enqueues, and its answer comes from the store's writer once the batch committed. Results come
+// back through Executors::to_loop, and respond is always called on the loop, exactly once (unless
+// the server shuts down first and drops the task).
 #pragma once
 
 #include <atomic>
@@ -90,7 +95,8 @@ class Router {
  public:
   using Task = std::function<void()>;
   struct Executors {
-    std::function<void(Task)> offload;  // runs the task off the event loop
+    std::function<void(Task)> offload;  // runs short blocking work off the event loop
+    std::function<void(Task)> query;    // runs a store query off the event loop
     std::function<void(Task)> to_loop;  // runs the task on the event loop
   };
 
@@ -124,6 +130,9 @@ class Router {
   void put_setpoint(const Params& params, const Request& request, const TokenInfo& who, Respond respond);
   void delete_setpoint(const Params& params, const Query& query, const TokenInfo& who, Respond respond);
   void logs(bool audit, const Query& query, Respond respond);
+  // Runs `query` on Executors::query and responds with its answer, or answers 503 at once when
+  // kMaxQueriesInFlight queries are already in progress.
+  void run_query(Respond respond, std::function<Response()> query);
   // Answers a control outcome once the audit log holds it (called on a bus thread).
   // `audit_since`: EventLog::appended() before the command was given.
   void answer_control(const adapters::ControlEvent& ev, std::uint64_t audit_since, Respond respond);
@@ -132,6 +141,9 @@ class Router {
   Executors executors_;
   std::atomic<const TokenStore*> tokens_;
   std::shared_ptr<ApiMetrics> metrics_;  // shared with in-flight responses
+  // Queries accepted and not yet answered; shared with the query tasks.
+  std::shared_ptr<std::atomic<std::size_t>> queries_in_flight_ =
+      std::make_shared<std::atomic<std::size_t>>(0);
 };
 
 }  // namespace gridlet::api

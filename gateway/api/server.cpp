@@ -3,7 +3,9 @@
 // the Router's (router.hpp); this file only moves bytes and enforces connection limits.
 #include "gateway/api/server.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -13,6 +15,8 @@
 #include <boost/beast/http.hpp>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "gateway/api/limits.hpp"
 #include "gateway/api/metrics.hpp"
@@ -35,49 +39,134 @@ bool is_http_parse_error(const beast::error_code& ec) {
 
 class Session;
 
+// Connection limits as the server applies them (limits.hpp; overridden by [api] in the config).
+struct ConnectionLimits {
+  std::size_t max_connections = kDefaultMaxConnections;
+  std::size_t max_per_address = kDefaultMaxConnectionsPerAddress;
+  std::size_t max_awaiting_headers = kDefaultMaxHeaderConnections;
+  std::chrono::milliseconds header_timeout = kDefaultHeaderTimeout;
+
+  static ConnectionLimits from(const config::Config* cfg) {
+    ConnectionLimits l;
+    if (cfg == nullptr) return l;
+    l.max_connections = cfg->api.max_connections;
+    l.max_per_address = cfg->api.max_connections_per_address;
+    l.max_awaiting_headers = cfg->api.max_header_connections;
+    l.header_timeout = cfg->api.header_timeout;
+    return l;
+  }
+};
+
 // The open sessions, shared by the server and its sessions so that a session may end on any
-// thread (its last owner may be a store callback) without touching the server.
+// thread (its last owner may be a store callback) without touching the server. It also knows
+// which sessions are waiting for request headers (since when), so that the acceptor can make
+// room by closing the one that has waited longest: a client that sends its request promptly is
+// served even while others hold connections open by trickling headers.
 struct Connections {
+  using Clock = std::chrono::steady_clock;
+
   explicit Connections(std::shared_ptr<ApiMetrics> m) : metrics(std::move(m)) {}
 
-  std::size_t size() {
-    std::lock_guard lock(mu);
-    return open.size();
-  }
-  void add(const std::shared_ptr<Session>& session) {
+  // What the acceptor should do with a new connection from `address`.
+  enum class Admission : std::uint8_t { kAdmit, kRefuseAddress, kRefuseFull };
+
+  // Decides and, on kAdmit, registers the session. Sessions evicted to make room are returned
+  // (their owners close them); they no longer count.
+  Admission admit(const std::shared_ptr<Session>& session, const net::ip::address& address,
+                  const ConnectionLimits& limits, std::vector<std::shared_ptr<Session>>* evicted) {
     {
       std::lock_guard lock(mu);
-      open.emplace(session.get(), session);
+      if (per_address[address] >= limits.max_per_address) return Admission::kRefuseAddress;
+      while (awaiting_count() >= limits.max_awaiting_headers ||
+             open.size() >= limits.max_connections) {
+        auto victim = take_longest_waiting();
+        if (!victim) break;
+        evicted->push_back(std::move(victim));
+      }
+      if (open.size() >= limits.max_connections) return Admission::kRefuseFull;
+      open.emplace(session.get(), Entry{session, address, std::nullopt});
+      ++per_address[address];
     }
-    if (metrics) metrics->connections.Increment();
+    if (metrics) {
+      metrics->connections.Increment();
+      if (!evicted->empty()) {
+        metrics->connections_evicted.Increment(static_cast<double>(evicted->size()));
+        metrics->connections.Decrement(static_cast<double>(evicted->size()));
+      }
+    }
+    return Admission::kAdmit;
   }
+
   void remove(Session* session) {
     {
       std::lock_guard lock(mu);
-      if (open.erase(session) == 0) return;
+      const auto it = open.find(session);
+      if (it == open.end()) return;  // evicted: already uncounted
+      forget_address(it->second.address);
+      open.erase(it);
     }
     if (metrics) metrics->connections.Decrement();
   }
+
+  // The session started (true) or finished (false) waiting for a request's headers.
+  void set_awaiting_headers(Session* session, bool awaiting) {
+    std::lock_guard lock(mu);
+    const auto it = open.find(session);
+    if (it == open.end()) return;
+    it->second.awaiting_since = awaiting ? std::optional(Clock::now()) : std::nullopt;
+  }
+
   std::vector<std::shared_ptr<Session>> snapshot() {
     std::vector<std::shared_ptr<Session>> out;
     std::lock_guard lock(mu);
-    for (const auto& [ptr, weak] : open) {
-      if (auto s = weak.lock()) out.push_back(std::move(s));
+    for (const auto& [ptr, entry] : open) {
+      if (auto s = entry.session.lock()) out.push_back(std::move(s));
     }
     return out;
   }
 
+  struct Entry {
+    std::weak_ptr<Session> session;
+    net::ip::address address;
+    std::optional<Clock::time_point> awaiting_since;  // waiting for request headers
+  };
+
   std::mutex mu;
-  std::map<Session*, std::weak_ptr<Session>> open;
+  std::map<Session*, Entry> open;
+  std::map<net::ip::address, std::size_t> per_address;
   const std::shared_ptr<ApiMetrics> metrics;  // may be null
+
+ private:
+  // Callers hold mu.
+  std::size_t awaiting_count() const {
+    return static_cast<std::size_t>(std::count_if(
+        open.begin(), open.end(), [](const auto& e) { return e.second.awaiting_since.has_value(); }));
+  }
+  std::shared_ptr<Session> take_longest_waiting() {
+    auto oldest = open.end();
+    for (auto it = open.begin(); it != open.end(); ++it) {
+      if (!it->second.awaiting_since) continue;
+      if (oldest == open.end() || *it->second.awaiting_since < *oldest->second.awaiting_since) {
+        oldest = it;
+      }
+    }
+    if (oldest == open.end()) return nullptr;
+    auto victim = oldest->second.session.lock();
+    forget_address(oldest->second.address);
+    open.erase(oldest);
+    return victim;
+  }
+  void forget_address(const net::ip::address& address) {
+    const auto it = per_address.find(address);
+    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+  }
 };
 
 // Shared state of the server. Handlers hold it weakly: a server that is gone drops their work.
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerCore(net::io_context& io, ApiContext ctx)
       : ioc(io),
-        max_connections(ctx.config != nullptr ? ctx.config->api.max_connections
-                                              : config::ApiConfig{}.max_connections),
+        limits(ConnectionLimits::from(ctx.config)),
         acceptor(net::make_strand(io)),
         router(std::move(ctx), Router::Executors{}),
         connections(std::make_shared<Connections>(router.metrics())) {}
@@ -86,7 +175,7 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   void on_accept(beast::error_code ec, tcp::socket socket);
 
   net::io_context& ioc;
-  const std::size_t max_connections;
+  const ConnectionLimits limits;
   tcp::acceptor acceptor;
   Router router;
   std::atomic<std::uint16_t> port{0};
@@ -94,18 +183,21 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
 
   const std::shared_ptr<Connections> connections;
 
-  // Last member: destroyed (stopped and joined) first, while everything it may touch still lives.
+  // Last members: destroyed (stopped and joined) first, while everything they may touch still
+  // lives. Queries have their own threads so that they never delay other work.
   net::thread_pool pool{kWorkerThreads};
+  net::thread_pool query_pool{kQueryThreads};
 };
 
 // One HTTP connection: read a request, let the router answer, write, repeat (keep-alive).
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, std::weak_ptr<ServerCore> server,
-          std::shared_ptr<Connections> connections)
+          std::shared_ptr<Connections> connections, std::chrono::milliseconds header_timeout)
       : stream_(std::move(socket)),
         server_(std::move(server)),
-        connections_(std::move(connections)) {}
+        connections_(std::move(connections)),
+        header_timeout_(header_timeout) {}
 
   ~Session() { connections_->remove(this); }
 
@@ -114,7 +206,10 @@ class Session : public std::enable_shared_from_this<Session> {
                   beast::bind_front_handler(&Session::do_read, shared_from_this()));
   }
 
-  // Closes the connection from any thread (server stop).
+  // The socket of a session that was never run (its connection is refused instead).
+  tcp::socket release_socket() { return stream_.release_socket(); }
+
+  // Closes the connection from any thread (server stop, eviction).
   void stop() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
@@ -125,11 +220,21 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // Headers first, under their own short timeout; then the body, under the longer one.
   void do_read() {
     if (stopping_) return;
     parser_.emplace();
     parser_->body_limit(kMaxBodyBytes);
     parser_->header_limit(static_cast<std::uint32_t>(kMaxHeaderBytes));
+    connections_->set_awaiting_headers(this, true);
+    stream_.expires_after(header_timeout_);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t bytes) {
+    connections_->set_awaiting_headers(this, false);
+    if (ec || parser_->is_done()) return on_read(ec, bytes);
     stream_.expires_after(kReadTimeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
@@ -173,10 +278,12 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  // An answer to a request we could not parse: always closes the connection afterwards.
+  // An answer to a request we could not parse: always closes the connection afterwards. Counted
+  // in the request metrics under the route "unparsed".
   void send_error(int status, std::string_view code, const std::string& message) {
     keep_alive_ = false;
     version_ = 11;
+    if (const auto& m = connections_->metrics) m->observe(kUnparsedRoute, status, 0.0);
     do_write(error_response(status, code, message));
   }
 
@@ -232,6 +339,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   std::weak_ptr<ServerCore> server_;  // locked on the loop only
   std::shared_ptr<Connections> connections_;
+  const std::chrono::milliseconds header_timeout_;
   beast::flat_buffer buffer_;  // bounded by the parser's header and body limits
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> res_;
@@ -242,13 +350,14 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t lingered_ = 0;
 };
 
-// A connection over the limit: a canned 503, then close.
+// A connection over a limit: a canned 503, then close.
 class Refusal : public std::enable_shared_from_this<Refusal> {
  public:
-  explicit Refusal(tcp::socket&& socket) : stream_(std::move(socket)) {}
+  Refusal(tcp::socket&& socket, std::string_view message)
+      : stream_(std::move(socket)), message_(message) {}
   void run() {
     const std::string body =
-        R"({"error":{"code":"unavailable","message":"too many connections"}})";
+        R"({"error":{"code":"unavailable","message":")" + message_ + R"("}})";
     text_ = "HTTP/1.1 503 Service Unavailable\r\nServer: gridlet\r\n"
             "Content-Type: application/json\r\nRetry-After: " +
             std::to_string(kRetryAfterSeconds) + "\r\nConnection: close\r\nContent-Length: " +
@@ -264,6 +373,7 @@ class Refusal : public std::enable_shared_from_this<Refusal> {
 
  private:
   beast::tcp_stream stream_;
+  std::string message_;
   std::string text_;
 };
 
@@ -280,14 +390,23 @@ void ServerCore::on_accept(beast::error_code ec, tcp::socket socket) {
   if (stopped.load()) return;
   if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
   if (!ec) {
-    // Only this strand adds sessions, so the count can only drop between check and add.
-    if (connections->size() >= max_connections) {
-      if (auto m = router.metrics()) m->connections_refused.Increment();
-      std::make_shared<Refusal>(std::move(socket))->run();
-    } else {
-      auto session = std::make_shared<Session>(std::move(socket), weak_from_this(), connections);
-      connections->add(session);
+    beast::error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    if (peer_ec) return do_accept();  // already gone
+    auto session = std::make_shared<Session>(std::move(socket), weak_from_this(), connections,
+                                             limits.header_timeout);
+    std::vector<std::shared_ptr<Session>> evicted;
+    const auto admission = connections->admit(session, peer.address(), limits, &evicted);
+    for (const auto& e : evicted) e->stop();
+    if (admission == Connections::Admission::kAdmit) {
       session->run();
+    } else {
+      if (auto m = router.metrics()) m->connections_refused.Increment();
+      std::make_shared<Refusal>(session->release_socket(),
+                                admission == Connections::Admission::kRefuseAddress
+                                    ? "too many connections from this address"
+                                    : "too many connections")
+          ->run();
     }
   }
   // Accept errors (e.g. EMFILE) are transient: keep accepting.
@@ -306,6 +425,9 @@ ApiServer::ApiServer(boost::asio::io_context& ioc, ApiContext context)
   Router::Executors executors;
   executors.offload = [weak](Router::Task task) {
     if (auto impl = weak.lock()) net::post(impl->pool, std::move(task));
+  };
+  executors.query = [weak](Router::Task task) {
+    if (auto impl = weak.lock()) net::post(impl->query_pool, std::move(task));
   };
   executors.to_loop = [weak, &ioc](Router::Task task) {
     net::post(ioc, [weak, task = std::move(task)] {

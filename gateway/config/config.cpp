@@ -278,7 +278,9 @@ void load_storage(Checker& c, const toml::table& root, StorageConfig& s) {
 void load_api(Checker& c, const toml::table& root, ApiConfig& api) {
   const toml::table* t = c.table(root, "api", "");
   if (t == nullptr) return;
-  c.known_keys(*t, "api", {"listen", "tokens_file", "max_connections"});
+  c.known_keys(*t, "api", {"listen", "tokens_file", "max_connections",
+                           "max_connections_per_address", "max_header_connections",
+                           "header_timeout"});
   if (const toml::node* n = t->get("listen")) {
     const auto text = n->value<std::string>();
     if (!n->is_string() || !text || !parse_listen(*text, api.listen_host, api.listen_port)) {
@@ -289,6 +291,10 @@ void load_api(Checker& c, const toml::table& root, ApiConfig& api) {
   c.string(*t, "tokens_file", "api", tokens);
   api.tokens_file = tokens;
   c.integer(*t, "max_connections", "api", api.max_connections, 1, 4096);
+  c.integer(*t, "max_connections_per_address", "api", api.max_connections_per_address, 1, 4096);
+  c.integer(*t, "max_header_connections", "api", api.max_header_connections, 1, 4096);
+  c.duration(*t, "header_timeout", "api", api.header_timeout, std::chrono::milliseconds(100),
+             std::chrono::seconds(60));
 }
 
 void load_buses(Checker& c, const toml::table& root, std::vector<BusConfig>& buses) {
@@ -652,6 +658,11 @@ ReloadPlan plan_reload(const Config& running, const Config& next) {
   note(running.api.listen_host != next.api.listen_host || running.api.listen_port != next.api.listen_port,
        false, "api.listen");
   note(running.api.max_connections != next.api.max_connections, false, "api.max_connections");
+  note(running.api.max_connections_per_address != next.api.max_connections_per_address, false,
+       "api.max_connections_per_address");
+  note(running.api.max_header_connections != next.api.max_header_connections, false,
+       "api.max_header_connections");
+  note(running.api.header_timeout != next.api.header_timeout, false, "api.header_timeout");
   // Buses and pollers are built at start; a changed device set needs a restart.
   note(running.devices != next.devices, false, "devices");
   note(running.buses != next.buses, false, "buses");

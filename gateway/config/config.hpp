@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "adapters/device.hpp"
+#include "gateway/api/limits.hpp"
 
 namespace gridlet::adapters::modbus {
 struct Profile;
@@ -51,7 +52,10 @@ struct ApiConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
   std::filesystem::path tokens_file;  // default: <data_dir>/tokens
-  std::size_t max_connections = 64;
+  std::size_t max_connections = api::kDefaultMaxConnections;
+  std::size_t max_connections_per_address = api::kDefaultMaxConnectionsPerAddress;
+  std::size_t max_header_connections = api::kDefaultMaxHeaderConnections;
+  std::chrono::milliseconds header_timeout = api::kDefaultHeaderTimeout;
 
   bool operator==(const ApiConfig&) const = default;
 };

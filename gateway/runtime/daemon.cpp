@@ -188,15 +188,13 @@ struct ModbusFleet {
       for (const auto& p : pollers) {
         if (p->bus_id() != h.id) continue;
         const auto st = p->status();
+        registry.set_errors(st.id, st.poll_failures, st.last_error);
         auto it = h.units.find(st.unit);
         if (it == h.units.end()) continue;
         if (it->second.online) {
           registry.mark_online(st.id, it->second.last_ok_ms);
         } else if (it->second.requests > 0) {
-          const auto* d = registry.find(st.id);
-          if (d == nullptr || d->online || d->errors == 0) {
-            registry.mark_error(st.id, st.last_error.empty() ? "not answering" : st.last_error);
-          }
+          registry.mark_offline(st.id, st.last_error.empty() ? "not answering" : st.last_error);
         }
       }
     }
@@ -350,6 +348,16 @@ std::unique_ptr<api::TokenStore> load_tokens(const config::Config& cfg) {
   return tokens;
 }
 
+// The tokens of a reload; a file that cannot be used gives a store that refuses every token.
+std::unique_ptr<api::TokenStore> reload_tokens(const std::filesystem::path& path) {
+  std::string error;
+  auto tokens = api::TokenStore::load(path, &error);
+  if (tokens) return tokens;
+  spdlog::error("reload: tokens file {}: {}; every token is refused until it is fixed and "
+                "gatewayd is reloaded", path.string(), error);
+  return api::TokenStore::refusing_all(error);
+}
+
 }  // namespace
 
 std::string apply_overrides(const DaemonOptions& options, config::Config& cfg) {
@@ -391,7 +399,6 @@ int run_daemon(const DaemonOptions& options) {
   so.rollup_1m_retention = cfg.storage.rollup_1m_retention;
   so.rollup_15m_retention = cfg.storage.rollup_15m_retention;
   so.disk_budget_bytes = cfg.storage.disk_budget_bytes;
-  so.metrics = &metrics;
   store::OpenError open_error;
   auto telemetry = store::TelemetryStore::open(so, &open_error);
   if (!telemetry) {
@@ -399,7 +406,7 @@ int run_daemon(const DaemonOptions& options) {
     return kExitStartup;
   }
 
-  auto event_log = store::EventLog::open(so.path, kEventLogRows, &open_error);
+  auto event_log = store::EventLog::open(*telemetry, kEventLogRows, &open_error);
   if (!event_log) {
     spdlog::critical("event log: {}", open_error.message);
     return kExitStartup;
@@ -409,7 +416,7 @@ int run_daemon(const DaemonOptions& options) {
   if (!tokens) return kExitStartup;
 
   asio::io_context ioc{1};
-  // Blocking work that must not run on the loop (file reads on reload, registering a new series).
+  // Blocking work that must not run on the loop (file reads on reload).
   // Joined before the store is closed.
   auto blocking = std::make_unique<asio::thread_pool>(1);
   Scheduler scheduler(loop_clock);
@@ -417,8 +424,8 @@ int run_daemon(const DaemonOptions& options) {
   DeviceRegistry devices;
   devices.load(cfg.devices);
   PointStore points(clock);
-  // Every good adapter reading becomes a telemetry sample. Known series are enqueued at once
-  // (memory only); a new series is registered off the loop, since that is a durable write.
+  // Every good adapter reading becomes a telemetry sample, enqueued at once (memory only); the
+  // store's writer registers a new series in the same transaction as its first sample.
   points.add_listener([&](const adapters::Reading& r) {
     if (r.quality != adapters::Quality::kGood) return;
     if (const auto id = telemetry->cached_series(r.device, r.point, r.unit); id != 0) {
@@ -426,10 +433,8 @@ int run_daemon(const DaemonOptions& options) {
       telemetry->append(std::span(&s, 1));
       return;
     }
-    asio::post(*blocking, [store = telemetry.get(), r] {
-      const store::Sample s{store->series(r.device, r.point, r.unit), r.timestamp_ms, r.value};
-      if (s.series != 0) store->append(std::span(&s, 1));
-    });
+    const store::NamedSample s{r.device, r.point, r.unit, r.timestamp_ms, r.value};
+    telemetry->append(std::span(&s, 1));
   });
 
   LoopSink sink(ioc, points);
@@ -493,6 +498,10 @@ int run_daemon(const DaemonOptions& options) {
   // Applies a configuration read off the loop. Runs on the loop.
   auto apply_reload = [&](std::shared_ptr<config::LoadResult> next,
                           std::shared_ptr<std::unique_ptr<api::TokenStore>> next_tokens) {
+    // Tokens are replaced even when the configuration is refused, and a tokens file that cannot
+    // be used refuses every token: a revocation must not fail open.
+    server->set_tokens(next_tokens->get());
+    tokens = std::move(*next_tokens);
     if (!next->config) {
       spdlog::error("reload refused, the configuration has {} error(s); still running the old one",
                     next->errors.size());
@@ -502,10 +511,6 @@ int run_daemon(const DaemonOptions& options) {
       apply_overrides(options, nc);
       const auto plan = config::plan_reload(cfg, nc);
       if (nc.log.level != cfg.log.level) apply_log_level(nc.log.level);
-      if (*next_tokens) {
-        server->set_tokens(next_tokens->get());
-        tokens = std::move(*next_tokens);
-      }
       for (const auto& key : plan.applied) spdlog::info("reload: applied {}", key);
       for (const auto& key : plan.restart_required) {
         spdlog::warn("reload: {} changed; it takes effect after a restart", key);
@@ -535,14 +540,16 @@ int run_daemon(const DaemonOptions& options) {
     if (sig == SIGHUP) {
       sd_notify(0, "RELOADING=1");
       // Reading the files is disk I/O: do it off the loop, apply the result on the loop.
-      asio::post(*blocking, [&, path = options.config_path] {
+      asio::post(*blocking, [&, path = options.config_path, running_tokens = cfg.tokens_path()] {
         auto next = std::make_shared<config::LoadResult>(config::load_config_file(path));
         auto next_tokens = std::make_shared<std::unique_ptr<api::TokenStore>>();
+        std::filesystem::path tokens_path = running_tokens;
         if (next->config) {
           config::Config probe = *next->config;
           apply_overrides(options, probe);
-          *next_tokens = load_tokens(probe);
+          tokens_path = probe.tokens_path();
         }
+        *next_tokens = reload_tokens(tokens_path);
         asio::post(ioc, [&apply_reload, next, next_tokens] { apply_reload(next, next_tokens); });
       });
       signals.async_wait(on_signal);

@@ -42,12 +42,19 @@ void DeviceRegistry::mark_online(const std::string& id, std::int64_t now_ms) {
   it->second.last_seen_ms = now_ms;
 }
 
-void DeviceRegistry::mark_error(const std::string& id, std::string error) {
+void DeviceRegistry::mark_offline(const std::string& id, std::string error) {
   auto it = devices_.find(id);
   if (it == devices_.end()) return;
   it->second.online = false;
-  ++it->second.errors;
   it->second.last_error = std::move(error);
+}
+
+void DeviceRegistry::set_errors(const std::string& id, std::uint64_t failed_polls,
+                                std::string last_error) {
+  auto it = devices_.find(id);
+  if (it == devices_.end()) return;
+  it->second.errors = failed_polls;
+  if (!last_error.empty()) it->second.last_error = std::move(last_error);
 }
 
 }  // namespace gridlet::runtime

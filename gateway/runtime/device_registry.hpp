@@ -15,7 +15,7 @@ struct DeviceState {
   config::DeviceConfig config;
   bool online = false;
   std::int64_t last_seen_ms = 0;  // last successful exchange, Unix ms; 0 = never
-  std::uint64_t errors = 0;
+  std::uint64_t errors = 0;  // failed polls, as the device's bus counts them (see set_errors)
   std::string last_error;
 };
 
@@ -35,7 +35,10 @@ class DeviceRegistry {
   DeviceSummary summary() const;
 
   void mark_online(const std::string& id, std::int64_t now_ms);
-  void mark_error(const std::string& id, std::string error);
+  void mark_offline(const std::string& id, std::string error);
+  // The device's failed polls and last error: the same values /api/v1/buses shows as
+  // poll_failures and last_error, so the two views agree. An empty last_error keeps the old one.
+  void set_errors(const std::string& id, std::uint64_t failed_polls, std::string last_error);
 
  private:
   std::map<std::string, DeviceState> devices_;

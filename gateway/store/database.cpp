@@ -2,7 +2,12 @@
 // gateway/store/SCHEMA.md; keep the two in agreement.
 #include "gateway/store/database.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 #include <ctime>
@@ -98,11 +103,42 @@ std::string way_out(const std::filesystem::path& path) {
 
 }  // namespace
 
+std::string no_space_message(const std::filesystem::path& path, std::string_view detail) {
+  return fmt::format(
+      "no space left for telemetry store {} ({}): free space on its file system, or lower "
+      "storage.disk_budget",
+      path.string(), detail);
+}
+
 void ConnectionCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 void StatementFinalizer::operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
 
 std::string error_message(sqlite3* db) {
   return db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+}
+
+StatusCode code_of(int sqlite_result) {
+  switch (sqlite_result & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE: return StatusCode::kOk;
+    case SQLITE_FULL: return StatusCode::kNoSpace;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return StatusCode::kBusy;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return StatusCode::kCorrupt;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM: return StatusCode::kIoError;
+    default: return StatusCode::kInternal;
+  }
+}
+
+Status status_of(sqlite3* db, std::string_view what) {
+  StatusCode code = db != nullptr ? code_of(sqlite3_extended_errcode(db)) : StatusCode::kInternal;
+  if (code == StatusCode::kOk) code = StatusCode::kInternal;  // called after a failure
+  return Status::error(code, fmt::format("{}: {}", what, error_message(db)));
 }
 
 Statement prepare(sqlite3* db, std::string_view sql, std::string* error) {
@@ -140,6 +176,19 @@ std::optional<std::int64_t> query_int(sqlite3* db, const char* sql, std::string*
   return std::nullopt;
 }
 
+bool create_private_file(const std::filesystem::path& path, std::string* error) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+    return true;
+  }
+  if (errno == EEXIST) return true;
+  *error = fmt::format("{}telemetry store {}: cannot create it: {}",
+                       errno == ENOSPC ? "no space left for " : "", path.string(),
+                       std::strerror(errno));
+  return false;
+}
+
 Connection open_connection(const std::filesystem::path& path, bool read_only, std::string* error) {
   sqlite3* raw = nullptr;
   // NOMUTEX: every connection is used by one thread at a time, guarded by our own mutexes.
@@ -172,6 +221,8 @@ bool check_database(sqlite3* db, const std::filesystem::path& path,
                            way_out(path));
     } else if (code == SQLITE_CORRUPT) {
       *error = fmt::format("telemetry store {} is damaged ({}). {}", p, detail, way_out(path));
+    } else if (code == SQLITE_FULL) {
+      *error = no_space_message(path, detail);
     } else {
       *error = fmt::format("cannot read telemetry store {}: {}", p, detail);
     }
@@ -225,19 +276,24 @@ bool check_database(sqlite3* db, const std::filesystem::path& path,
 
 bool migrate(sqlite3* db, const std::filesystem::path& path, std::string* error) {
   std::string detail;
+  // The ROLLBACK after a failure resets the error code: tell a full disk before it.
+  auto rollback = [&] {
+    if ((sqlite3_extended_errcode(db) & 0xff) == SQLITE_FULL) *error = no_space_message(path, *error);
+    exec(db, "ROLLBACK", nullptr);
+  };
   if (!exec(db,
             "BEGIN IMMEDIATE;"
             "CREATE TABLE IF NOT EXISTS schema_version("
             "  version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL);",
             &detail)) {
     *error = fmt::format("cannot migrate telemetry store {}: {}", path.string(), detail);
-    exec(db, "ROLLBACK", nullptr);
+    rollback();
     return false;
   }
   const auto current = query_int(db, "SELECT coalesce(max(version), 0) FROM schema_version", &detail);
   if (!current) {
     *error = fmt::format("cannot read schema_version of {}: {}", path.string(), detail);
-    exec(db, "ROLLBACK", nullptr);
+    rollback();
     return false;
   }
   if (*current > kSchemaVersion) {
@@ -245,7 +301,7 @@ bool migrate(sqlite3* db, const std::filesystem::path& path, std::string* error)
         "telemetry store {} has schema version {}, newer than this build knows ({}); run the newer "
         "gatewayd, or move the file aside",
         path.string(), *current, kSchemaVersion);
-    exec(db, "ROLLBACK", nullptr);
+    rollback();
     return false;
   }
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -257,13 +313,13 @@ bool migrate(sqlite3* db, const std::filesystem::path& path, std::string* error)
     if (!exec(db, kMigrations[version - 1], &detail) || !exec(db, record.c_str(), &detail)) {
       *error = fmt::format("migration {} of telemetry store {} failed: {}", version,
                            path.string(), detail);
-      exec(db, "ROLLBACK", nullptr);
+      rollback();
       return false;
     }
   }
   if (!exec(db, "COMMIT", &detail)) {
     *error = fmt::format("cannot commit migrations of {}: {}", path.string(), detail);
-    exec(db, "ROLLBACK", nullptr);
+    rollback();
     return false;
   }
   return true;

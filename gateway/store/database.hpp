@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/store/status.hpp"
+
 // Forward declarations keep <sqlite3.h> out of headers (see the dependency rules test).
 struct sqlite3;
 struct sqlite3_stmt;
@@ -33,6 +35,15 @@ inline constexpr int kSchemaVersion = 2;
 // Returns sqlite3_errmsg, or a fixed text when db is null.
 std::string error_message(sqlite3* db);
 
+// The Status of the last failure on db: its code from the SQLite result code (SQLITE_FULL is
+// kNoSpace), its message "<what>: <sqlite3_errmsg>".
+Status status_of(sqlite3* db, std::string_view what);
+// The code a SQLite result code stands for.
+StatusCode code_of(int sqlite_result);
+
+// "no space left for telemetry store PATH (DETAIL): ..." with what to do about it.
+std::string no_space_message(const std::filesystem::path& path, std::string_view detail);
+
 // Prepares a statement meant to be reused many times (SQLITE_PREPARE_PERSISTENT).
 // On failure returns null and fills *error.
 Statement prepare(sqlite3* db, std::string_view sql, std::string* error);
@@ -42,6 +53,11 @@ bool exec(sqlite3* db, const char* sql, std::string* error);
 
 // Runs a statement that returns one integer (e.g. "PRAGMA page_count").
 std::optional<std::int64_t> query_int(sqlite3* db, const char* sql, std::string* error);
+
+// Creates the database file with mode 0600 when it does not exist yet (SQLite would use 0644 less
+// the umask); SQLite gives its -wal and -shm files the mode of the database file. An existing
+// file keeps its mode.
+bool create_private_file(const std::filesystem::path& path, std::string* error);
 
 // Opens a connection. Read-only connections never create the file.
 Connection open_connection(const std::filesystem::path& path, bool read_only, std::string* error);

@@ -49,79 +49,58 @@ std::optional<double> column_optional(sqlite3_stmt* s, int i) {
 }  // namespace
 
 struct EventLog::Impl {
+  TelemetryStore* store = nullptr;
   std::filesystem::path path;
   std::size_t max_rows = 0;
-  detail::Connection db;
-  detail::Statement insert_event, insert_audit;
 
   std::mutex mu;
   std::condition_variable cv;
   std::deque<Pending> queue;
-  bool stopping = false;
+  bool job_scheduled = false;  // a drain() is queued on the writer
   std::uint64_t appended = 0, committed = 0;  // records; `committed` counts failed ones too
   std::vector<std::pair<std::uint64_t, std::uint64_t>> failed;  // [first, end) record ranges
-  std::thread writer;
+  std::uint64_t since_trim = 0;  // writer thread only
 
   mutable std::mutex read_mu;
   mutable detail::Connection reader;
 
-  void run();
-  bool write(std::deque<Pending>& batch);
-  void trim();
+  // Runs on the store's writer thread: writes everything queued in one transaction.
+  void drain(sqlite3* db);
+  bool write(sqlite3* db, std::deque<Pending>& batch);
+  void trim(sqlite3* db);
   sqlite3* read_connection() const;
 };
 
-std::unique_ptr<EventLog> EventLog::open(const std::filesystem::path& path, std::size_t max_rows,
+std::unique_ptr<EventLog> EventLog::open(TelemetryStore& store, std::size_t max_rows,
                                          OpenError* error) {
-  auto impl = std::make_unique<Impl>();
-  impl->path = path;
+  auto impl = std::make_shared<Impl>();
+  impl->store = &store;
+  impl->path = store.path();
   impl->max_rows = max_rows;
+  // The store created and migrated the file; check that it can be read.
   std::string detail;
-  impl->db = detail::open_connection(path, /*read_only=*/false, &detail);
-  if (!impl->db) {
-    if (error) error->message = detail;
+  if (impl->read_connection() == nullptr) {
+    if (error) error->message = fmt::format("event log in {}: cannot open it to read", impl->path.string());
     return nullptr;
   }
-  if (!detail::exec(impl->db.get(), "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", &detail) ||
-      !detail::migrate(impl->db.get(), path, &detail)) {
-    if (error) error->message = fmt::format("event log in {}: {}", path.string(), detail);
-    return nullptr;
-  }
-  impl->insert_event = detail::prepare(
-      impl->db.get(),
-      "INSERT INTO events(ts_ms, severity, kind, device, point, message) VALUES(?,?,?,?,?,?)", &detail);
-  impl->insert_audit = detail::prepare(
-      impl->db.get(),
-      "INSERT INTO audit(ts_ms, device, point, action, value, readback, outcome, actor, reason, detail) "
-      "VALUES(?,?,?,?,?,?,?,?,?,?)",
-      &detail);
-  if (!impl->insert_event || !impl->insert_audit) {
-    if (error) error->message = fmt::format("event log in {}: {}", path.string(), detail);
-    return nullptr;
-  }
-  Impl* raw = impl.get();
-  impl->writer = std::thread([raw] { raw->run(); });
   return std::unique_ptr<EventLog>(new EventLog(std::move(impl)));
 }
 
-EventLog::EventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EventLog::EventLog(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-EventLog::~EventLog() {
-  {
-    std::lock_guard lock(impl_->mu);
-    impl_->stopping = true;
-  }
-  impl_->cv.notify_all();
-  if (impl_->writer.joinable()) impl_->writer.join();
-}
+EventLog::~EventLog() { flush(); }
 
 void EventLog::append(std::optional<AuditRecord> audit, std::optional<EventRecord> event, Committed done) {
+  bool schedule = false;
   {
     std::lock_guard lock(impl_->mu);
     impl_->queue.push_back({std::move(audit), std::move(event), std::move(done)});
     ++impl_->appended;
+    schedule = !impl_->job_scheduled;
+    impl_->job_scheduled = true;
   }
-  impl_->cv.notify_all();
+  // The job holds the log's state, so it may safely run after the EventLog object is gone.
+  if (schedule) impl_->store->run_on_writer([impl = impl_](sqlite3* db) { impl->drain(db); });
 }
 
 std::uint64_t EventLog::appended() const {
@@ -137,41 +116,50 @@ bool EventLog::flush(std::uint64_t since) {
                       [&](const auto& r) { return r.first < target && r.second > since; });
 }
 
-void EventLog::Impl::run() {
-  std::unique_lock lock(mu);
-  std::uint64_t since_trim = 0;
-  for (;;) {
-    cv.wait(lock, [&] { return stopping || !queue.empty(); });
-    if (queue.empty() && stopping) return;
-    std::deque<Pending> batch;
+void EventLog::Impl::drain(sqlite3* db) {
+  std::deque<Pending> batch;
+  {
+    std::lock_guard lock(mu);
     batch.swap(queue);
-    lock.unlock();
-    bool ok = write(batch);
-    for (int attempt = 0; !ok && attempt < 4; ++attempt) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
-      ok = write(batch);
-    }
-    for (auto& p : batch) {
-      if (p.done) p.done(ok);
-    }
-    since_trim += batch.size();
-    if (since_trim >= 1000) {
-      since_trim = 0;
-      trim();
-    }
-    lock.lock();
-    if (!ok) {
-      failed.emplace_back(committed, committed + batch.size());
-      if (failed.size() > 64) failed.erase(failed.begin());
-    }
-    committed += batch.size();
-    cv.notify_all();
+    job_scheduled = false;
   }
+  if (batch.empty()) return;
+  bool ok = write(db, batch);
+  for (int attempt = 0; !ok && attempt < 4; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
+    ok = write(db, batch);
+  }
+  for (auto& p : batch) {
+    if (p.done) p.done(ok);
+  }
+  since_trim += batch.size();
+  if (since_trim >= 1000) {
+    since_trim = 0;
+    trim(db);
+  }
+  std::lock_guard lock(mu);
+  if (!ok) {
+    failed.emplace_back(committed, committed + batch.size());
+    if (failed.size() > 64) failed.erase(failed.begin());
+  }
+  committed += batch.size();
+  cv.notify_all();
 }
 
-bool EventLog::Impl::write(std::deque<Pending>& batch) {
+bool EventLog::Impl::write(sqlite3* db, std::deque<Pending>& batch) {
   std::string err;
-  if (!detail::exec(db.get(), "BEGIN IMMEDIATE", &err)) {
+  detail::Statement insert_event = detail::prepare(
+      db, "INSERT INTO events(ts_ms, severity, kind, device, point, message) VALUES(?,?,?,?,?,?)", &err);
+  detail::Statement insert_audit = detail::prepare(
+      db,
+      "INSERT INTO audit(ts_ms, device, point, action, value, readback, outcome, actor, reason, detail) "
+      "VALUES(?,?,?,?,?,?,?,?,?,?)",
+      &err);
+  if (!insert_event || !insert_audit) {
+    spdlog::error("event log: {}", err);
+    return false;
+  }
+  if (!detail::exec(db, "BEGIN IMMEDIATE", &err)) {
     spdlog::error("event log: cannot begin a transaction: {}", err);
     return false;
   }
@@ -205,25 +193,25 @@ bool EventLog::Impl::write(std::deque<Pending>& batch) {
     }
   }
   if (!ok) {
-    spdlog::error("event log: insert failed: {}", detail::error_message(db.get()));
-    detail::exec(db.get(), "ROLLBACK", nullptr);
+    spdlog::error("event log: insert failed: {}", detail::error_message(db));
+    detail::exec(db, "ROLLBACK", nullptr);
     return false;
   }
-  if (!detail::exec(db.get(), "COMMIT", &err)) {
+  if (!detail::exec(db, "COMMIT", &err)) {
     spdlog::error("event log: commit failed: {}", err);
-    detail::exec(db.get(), "ROLLBACK", nullptr);
+    detail::exec(db, "ROLLBACK", nullptr);
     return false;
   }
   return true;
 }
 
-void EventLog::Impl::trim() {
+void EventLog::Impl::trim(sqlite3* db) {
   if (max_rows == 0) return;
   for (const char* table : {"events", "audit"}) {
     const std::string sql = fmt::format(
         "DELETE FROM {0} WHERE id <= (SELECT max(id) FROM {0}) - {1}", table, max_rows);
     std::string err;
-    if (!detail::exec(db.get(), sql.c_str(), &err)) spdlog::warn("event log: trimming {}: {}", table, err);
+    if (!detail::exec(db, sql.c_str(), &err)) spdlog::warn("event log: trimming {}: {}", table, err);
   }
 }
 
@@ -237,26 +225,30 @@ namespace {
 // Runs one of the two log queries: `columns` FROM `table`, filtered and paged by `q`, newest
 // first; `row` turns each result row into a record.
 template <typename Record, typename RowFn>
-std::vector<Record> query_log(sqlite3* db, std::string_view columns, std::string_view table,
-                              const LogQuery& q, RowFn row) {
-  std::vector<Record> out;
-  if (db == nullptr) return out;
+Result<std::vector<Record>> query_log(sqlite3* db, std::string_view columns, std::string_view table,
+                                      const LogQuery& q, RowFn row) {
+  if (db == nullptr) {
+    return Status::error(StatusCode::kIoError, fmt::format("{} log: cannot open the database", table));
+  }
   const std::string sql = fmt::format(
       "SELECT {} FROM {} WHERE (?1 = '' OR device = ?1) AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
       columns, table);
   auto stmt = detail::prepare(db, sql, nullptr);
-  if (!stmt) return out;
+  if (!stmt) return detail::status_of(db, fmt::format("{} log query", table));
   sqlite3_stmt* s = stmt.get();
   bind_text(s, 1, q.device);
   sqlite3_bind_int64(s, 2, q.before_id);
   sqlite3_bind_int64(s, 3, static_cast<std::int64_t>(std::min(q.limit, kMaxQueryRows)));
-  while (sqlite3_step(s) == SQLITE_ROW) out.push_back(row(s));
+  std::vector<Record> out;
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.push_back(row(s));
+  if (rc != SQLITE_DONE) return detail::status_of(db, fmt::format("{} log query", table));
   return out;
 }
 
 }  // namespace
 
-std::vector<EventRecord> EventLog::events(const LogQuery& q) const {
+Result<std::vector<EventRecord>> EventLog::events(const LogQuery& q) const {
   std::lock_guard lock(impl_->read_mu);
   return query_log<EventRecord>(
       impl_->read_connection(), "id, ts_ms, severity, kind, device, point, message", "events", q,
@@ -266,7 +258,7 @@ std::vector<EventRecord> EventLog::events(const LogQuery& q) const {
       });
 }
 
-std::vector<AuditRecord> EventLog::audit(const LogQuery& q) const {
+Result<std::vector<AuditRecord>> EventLog::audit(const LogQuery& q) const {
   std::lock_guard lock(impl_->read_mu);
   return query_log<AuditRecord>(
       impl_->read_connection(),

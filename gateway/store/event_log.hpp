@@ -2,10 +2,12 @@
 // a device), in the telemetry database (tables `events` and `audit`, see SCHEMA.md).
 //
 // Thread model: append() may be called from any thread (bus threads report control events); it
-// only enqueues. One writer thread commits what is queued in one transaction, with
-// synchronous=FULL, then calls each record's callback: a record whose callback said ok survives
-// kill -9. A failed batch (the database busy beyond the busy timeout, an I/O error) is retried
-// four times with growing pauses before its records are reported failed. Queries open their own read-only connection; never call them on the event loop.
+// only enqueues. The telemetry store's writer thread (the one writer of the file) commits what is
+// queued in one transaction, with synchronous=FULL, then calls each record's callback: a record
+// whose callback said ok survives kill -9. A failed batch (the database busy beyond the busy
+// timeout, an I/O error) is retried four times with growing pauses before its records are
+// reported failed. Queries open their own read-only connection; never call them on the event
+// loop.
 #pragma once
 
 #include <cstdint>
@@ -52,8 +54,9 @@ struct LogQuery {
 
 class EventLog {
  public:
-  // Opens the database that TelemetryStore::open created and migrated.
-  static std::unique_ptr<EventLog> open(const std::filesystem::path& path, std::size_t max_rows,
+  // The logs in the store's file, written by its writer thread; `store` must outlive the log.
+  // Keeps the newest max_rows of each log (0 = all).
+  static std::unique_ptr<EventLog> open(TelemetryStore& store, std::size_t max_rows,
                                         OpenError* error);
   ~EventLog();  // commits what is queued
   EventLog(const EventLog&) = delete;
@@ -70,13 +73,14 @@ class EventLog {
   // failed (after retries).
   bool flush(std::uint64_t since = 0);
 
-  std::vector<EventRecord> events(const LogQuery& q) const;
-  std::vector<AuditRecord> audit(const LogQuery& q) const;
+  // Newest first. A query that fails returns the Status, never an empty page.
+  Result<std::vector<EventRecord>> events(const LogQuery& q) const;
+  Result<std::vector<AuditRecord>> audit(const LogQuery& q) const;
 
  private:
   struct Impl;
-  explicit EventLog(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit EventLog(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;  // shared with the writer's jobs
 };
 
 }  // namespace gridlet::store

@@ -10,16 +10,14 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <future>
 #include <system_error>
+#include <tuple>
 #include <thread>
 #include <utility>
 
 #include <fmt/format.h>
 #include <sqlite3.h>
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
 #include "gateway/store/database.hpp"
@@ -90,6 +88,14 @@ constexpr TierTable kQuarterHourTable{"rollup_15m", "bucket_ms"};
 
 }  // namespace
 
+// (device, point), the identity of a series; the unit travels with the registration.
+struct SeriesKey {
+  std::string device, point, unit;
+  bool operator<(const SeriesKey& o) const {
+    return std::tie(device, point) < std::tie(o.device, o.point);
+  }
+};
+
 std::string_view to_string(Tier t) {
   switch (t) {
     case Tier::kRaw:
@@ -107,13 +113,21 @@ struct TelemetryStore::Impl {
   ~Impl();
 
   bool open(std::string* error);
-  void register_metrics();
+  bool open_file(std::string* error);
   void start_writer() { writer = std::thread([this] { writer_loop(); }); }
 
   void writer_loop();
+  // Appends to `queue` (pending or pending_named) unless the queue limit would be passed.
+  template <typename Item>
+  bool enqueue(std::span<const Item> samples, std::vector<Item>& queue, CommitCallback cb);
   void commit_batch();
-  bool write_batch_locked(std::string* error);  // caller holds db_mu
-  void set_status(std::string s);
+  Status write_batch_locked();  // caller holds db_mu
+  // Registers (or updates the unit of) a series inside the open batch transaction; 0 on failure.
+  SeriesId register_series_locked(const std::string& device, const std::string& point,
+                                  const std::string& unit);
+  SeriesId resolve_locked(const std::string& device, const std::string& point,
+                          const std::string& unit);
+  void set_status(const Status& s);
   void refresh_file_bytes();
 
   void enforce_retention(std::int64_t now_ms);
@@ -128,11 +142,13 @@ struct TelemetryStore::Impl {
 
   Connection acquire_reader(std::string* error) const;
   void release_reader(Connection c) const;
-  HistoryResult history(const HistoryQuery& q) const;
+  Result<HistoryResult> history(const HistoryQuery& q) const;
 
   const StoreOptions options;
 
-  // --- The write connection and its statements; used only with db_mu held. ---
+  // --- The write connection and its statements: used on the writer thread only (and by open()
+  // before the writer starts), with db_mu held; jobs of run_on_writer() use the connection on the
+  // writer thread between batches and take db_mu where the code they call does. ---
   std::mutex db_mu;
   Connection db;
   Statement begin_stmt, commit_stmt, insert_sample_stmt, upsert_1m_stmt, upsert_15m_stmt,
@@ -147,6 +163,9 @@ struct TelemetryStore::Impl {
   std::condition_variable writer_cv;   // wakes the writer: work, flush or stop
   std::condition_variable flushed_cv;  // wakes flush(): a batch finished
   std::vector<Sample> pending;
+  std::vector<NamedSample> pending_named;
+  std::vector<SeriesKey> pending_series;  // series() registrations
+  std::vector<WriteJob> pending_jobs;
   std::vector<CommitCallback> pending_callbacks;
   std::uint64_t appended_seq = 0;  // accepted append() calls
   std::uint64_t taken_seq = 0;     // appends moved into a batch by the writer
@@ -158,18 +177,23 @@ struct TelemetryStore::Impl {
 
   // --- Writer thread only. ---
   std::vector<Sample> batch;
+  std::vector<NamedSample> batch_named;
+  std::vector<SeriesKey> batch_series;
+  std::vector<WriteJob> batch_jobs;
   std::vector<CommitCallback> batch_callbacks;
+  std::map<SeriesKey, SeriesInfo> batch_registered;  // new in this batch; cached once committed
   detail::BatchRollup minute_rollup{kMinuteMs};
   detail::BatchRollup quarter_rollup{kQuarterHourMs};
   std::uint64_t nonfinite_skipped = 0;
 
   // --- Statistics, readable from any thread. ---
   std::atomic<std::uint64_t> samples_enqueued{0}, samples_committed{0}, samples_dropped{0},
-      batches_committed{0}, file_bytes{0};
+      batches_committed{0}, samples_failed{0}, batches_failed{0}, file_bytes{0};
+  std::atomic<double> commit_seconds_total{0};
   std::atomic<std::size_t> queue_depth{0};
   std::atomic<std::int64_t> last_commit_ms{0};
   mutable std::mutex status_mu;
-  std::string status = "ok";
+  Status status;
   // Data before these times was dropped by the disk budget (not by retention): queries for such
   // ranges go to the next coarser tier. In memory only; see SCHEMA.md.
   std::atomic<std::int64_t> raw_budget_horizon_ms{std::numeric_limits<std::int64_t>::min()};
@@ -178,14 +202,6 @@ struct TelemetryStore::Impl {
   // --- Read connections. ---
   mutable std::mutex readers_mu;
   mutable std::vector<Connection> idle_readers;
-
-  // --- Metrics (null when options.metrics is null). Owned by the registry. ---
-  prometheus::Counter* m_committed = nullptr;
-  prometheus::Counter* m_dropped = nullptr;
-  prometheus::Counter* m_batches = nullptr;
-  prometheus::Histogram* m_commit_seconds = nullptr;
-  prometheus::Gauge* m_queue_depth = nullptr;
-  prometheus::Gauge* m_file_bytes = nullptr;
 };
 
 TelemetryStore::Impl::~Impl() {
@@ -213,6 +229,16 @@ TelemetryStore::Impl::~Impl() {
 }
 
 bool TelemetryStore::Impl::open(std::string* error) {
+  if (open_file(error)) return true;
+  // A full disk shows up at any step (creating the WAL, migrating, configuring): say so.
+  if (db && (sqlite3_extended_errcode(db.get()) & 0xff) == SQLITE_FULL &&
+      error->find("no space") == std::string::npos) {
+    *error = detail::no_space_message(options.path, *error);
+  }
+  return false;
+}
+
+bool TelemetryStore::Impl::open_file(std::string* error) {
   std::error_code ec;
   if (options.path.has_parent_path()) {
     std::filesystem::create_directories(options.path.parent_path(), ec);
@@ -222,8 +248,13 @@ bool TelemetryStore::Impl::open(std::string* error) {
       return false;
     }
   }
+  if (!detail::create_private_file(options.path, error)) return false;
   db = detail::open_connection(options.path, /*read_only=*/false, error);
   if (!db) return false;
+  if (options.test_max_page_count > 0) {
+    const std::string limit = fmt::format("PRAGMA max_page_count = {}", options.test_max_page_count);
+    detail::exec(db.get(), limit.c_str(), nullptr);
+  }
   if (!detail::check_database(db.get(), options.path, kQuickCheckAboveBytes, error)) return false;
 
   std::string detail;
@@ -295,7 +326,6 @@ bool TelemetryStore::Impl::open(std::string* error) {
     }
   }
 
-  register_metrics();
   // At open, synchronously: a daemon that was off for a week must not first answer queries
   // with data that should be gone, and tests get a deterministic start.
   enforce_retention(system_now_ms());
@@ -303,60 +333,14 @@ bool TelemetryStore::Impl::open(std::string* error) {
   return true;
 }
 
-void TelemetryStore::Impl::register_metrics() {
-  if (options.metrics == nullptr) return;
-  // prometheus-cpp throws on conflicting registrations; nothing may escape our API.
-  try {
-    auto& reg = *options.metrics;
-    m_committed = &prometheus::BuildCounter()
-                       .Name("gridlet_store_samples_committed_total")
-                       .Help("Samples in batches that committed to the telemetry store")
-                       .Register(reg)
-                       .Add({});
-    m_dropped = &prometheus::BuildCounter()
-                     .Name("gridlet_store_samples_dropped_total")
-                     .Help("Samples rejected because the telemetry store queue was full")
-                     .Register(reg)
-                     .Add({});
-    m_batches = &prometheus::BuildCounter()
-                     .Name("gridlet_store_batches_total")
-                     .Help("Batches committed to the telemetry store")
-                     .Register(reg)
-                     .Add({});
-    m_commit_seconds =
-        &prometheus::BuildHistogram()
-             .Name("gridlet_store_batch_commit_seconds")
-             .Help("Time to write and commit one batch, including fsync")
-             .Register(reg)
-             .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                              0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
-    m_queue_depth = &prometheus::BuildGauge()
-                         .Name("gridlet_store_queue_depth")
-                         .Help("Samples waiting for the telemetry store writer")
-                         .Register(reg)
-                         .Add({});
-    m_file_bytes = &prometheus::BuildGauge()
-                        .Name("gridlet_store_file_bytes")
-                        .Help("Size on disk of the telemetry database and its WAL")
-                        .Register(reg)
-                        .Add({});
-  } catch (const std::exception& e) {
-    spdlog::warn("telemetry store: metrics not registered: {}", e.what());
-    m_committed = m_dropped = m_batches = nullptr;
-    m_commit_seconds = nullptr;
-    m_queue_depth = m_file_bytes = nullptr;
-  }
-}
-
-void TelemetryStore::Impl::set_status(std::string s) {
+void TelemetryStore::Impl::set_status(const Status& s) {
   std::lock_guard lock(status_mu);
-  status = std::move(s);
+  status = s;
 }
 
 void TelemetryStore::Impl::refresh_file_bytes() {
   const auto bytes = detail::file_bytes_on_disk(options.path);
   file_bytes.store(bytes, std::memory_order_relaxed);
-  if (m_file_bytes != nullptr) m_file_bytes->Set(static_cast<double>(bytes));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -373,14 +357,23 @@ void TelemetryStore::Impl::writer_loop() {
                                   now >= first_pending_time + options.commit_interval);
     if (due) {
       batch.swap(pending);
+      batch_named.swap(pending_named);
+      batch_series.swap(pending_series);
+      batch_jobs.swap(pending_jobs);
       batch_callbacks.swap(pending_callbacks);
       const std::uint64_t seq = appended_seq;
       taken_seq = seq;
       flush_requested = false;
       queue_depth.store(0, std::memory_order_relaxed);
       lock.unlock();
-      if (m_queue_depth != nullptr) m_queue_depth->Set(0);
-      commit_batch();
+      if (!batch.empty() || !batch_named.empty() || !batch_series.empty() ||
+          !batch_callbacks.empty()) {
+        commit_batch();
+      }
+      // Jobs run on this thread, the only user of the write connection once the store is open;
+      // they take db_mu themselves where the code they call expects it.
+      for (auto& job : batch_jobs) job(db.get());
+      batch_jobs.clear();
       lock.lock();
       done_seq = seq;
       flushed_cv.notify_all();
@@ -400,17 +393,56 @@ void TelemetryStore::Impl::writer_loop() {
   }
 }
 
-bool TelemetryStore::Impl::write_batch_locked(std::string* error) {
+SeriesId TelemetryStore::Impl::register_series_locked(const std::string& device,
+                                                      const std::string& point,
+                                                      const std::string& unit) {
+  sqlite3_stmt* stmt = upsert_series_stmt.get();
+  sqlite3_bind_text(stmt, 1, device.data(), static_cast<int>(device.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 2, point.data(), static_cast<int>(point.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 3, unit.data(), static_cast<int>(unit.size()), SQLITE_TRANSIENT);
+  SeriesId id = 0;
+  if (sqlite3_step(stmt) == SQLITE_ROW) id = sqlite3_column_int64(stmt, 0);
+  // Step to the end so the statement completes.
+  if (sqlite3_step(stmt) != SQLITE_DONE) id = 0;
+  sqlite3_reset(stmt);
+  if (id != 0) batch_registered[SeriesKey{device, point, unit}] = SeriesInfo{id, device, point, unit};
+  return id;
+}
+
+// The id of a series for this batch: known with this unit, registered earlier in this batch, or
+// registered now.
+SeriesId TelemetryStore::Impl::resolve_locked(const std::string& device, const std::string& point,
+                                              const std::string& unit) {
+  if (const auto it = batch_registered.find(SeriesKey{device, point, {}});
+      it != batch_registered.end() && it->second.unit == unit) {
+    return it->second.id;
+  }
+  {
+    std::lock_guard lock(series_mu);
+    const auto it = series_by_key.find(std::pair{device, point});
+    if (it != series_by_key.end() && it->second.unit == unit) return it->second.id;
+  }
+  return register_series_locked(device, point, unit);
+}
+
+Status TelemetryStore::Impl::write_batch_locked() {
   sqlite3* const conn = db.get();
-  auto fail = [&](const char* what) {
-    *error = fmt::format("{}: {}", what, detail::error_message(conn));
-    return false;
-  };
+  auto fail = [&](const char* what) { return detail::status_of(conn, what); };
+  batch_registered.clear();
   if (sqlite3_step(begin_stmt.get()) != SQLITE_DONE) {
     sqlite3_reset(begin_stmt.get());
     return fail("begin failed");
   }
   sqlite3_reset(begin_stmt.get());
+
+  for (const SeriesKey& key : batch_series) {
+    if (resolve_locked(key.device, key.point, key.unit) == 0) return fail("series registration failed");
+  }
+  for (const NamedSample& n : batch_named) {
+    const SeriesId id = resolve_locked(n.device, n.point, n.unit);
+    if (id == 0) return fail("series registration failed");
+    batch.push_back({id, n.timestamp_ms, n.value});
+  }
 
   minute_rollup.clear();
   quarter_rollup.clear();
@@ -456,36 +488,44 @@ bool TelemetryStore::Impl::write_batch_locked(std::string* error) {
   const int rc = sqlite3_step(commit_stmt.get());
   sqlite3_reset(commit_stmt.get());
   if (rc != SQLITE_DONE) return fail("commit failed");
-  return true;
+  return Status::ok();
 }
 
 void TelemetryStore::Impl::commit_batch() {
   const auto started = SteadyClock::now();
-  std::string error;
-  bool ok = false;
+  const std::size_t asked = batch.size() + batch_named.size();  // named ones join `batch` below
+  Status result;
   {
     std::lock_guard lock(db_mu);
-    ok = write_batch_locked(&error);
-    if (!ok && sqlite3_get_autocommit(db.get()) == 0) {
+    result = write_batch_locked();
+    if (!result.is_ok() && sqlite3_get_autocommit(db.get()) == 0) {
       // Disk full or I/O error: roll back so the next batch starts clean. The samples of this
       // batch are lost; their callbacks hear ok=false.
       detail::exec(db.get(), "ROLLBACK", nullptr);
     }
   }
+  const bool ok = result.is_ok();
+  if (ok && !batch_registered.empty()) {
+    std::lock_guard lock(series_mu);
+    for (auto& [key, info] : batch_registered) {
+      series_by_key[std::pair{info.device, info.point}] = std::move(info);
+    }
+  }
+  batch_registered.clear();
   const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
-  const auto n = static_cast<std::uint64_t>(batch.size());
+  commit_seconds_total.fetch_add(seconds, std::memory_order_relaxed);
+  const auto n = static_cast<std::uint64_t>(asked);
   if (ok) {
     samples_committed.fetch_add(n, std::memory_order_relaxed);
     batches_committed.fetch_add(1, std::memory_order_relaxed);
     last_commit_ms.store(system_now_ms(), std::memory_order_relaxed);
-    if (m_committed != nullptr) m_committed->Increment(static_cast<double>(n));
-    if (m_batches != nullptr) m_batches->Increment();
-    if (m_commit_seconds != nullptr) m_commit_seconds->Observe(seconds);
-    set_status("ok");
+    set_status(Status::ok());
   } else {
     spdlog::error("telemetry store {}: batch of {} samples not stored: {}",
-                  options.path.string(), n, error);
-    set_status(error);
+                  options.path.string(), n, result.to_string());
+    samples_failed.fetch_add(n, std::memory_order_relaxed);
+    batches_failed.fetch_add(1, std::memory_order_relaxed);
+    set_status(result);
   }
   if (nonfinite_skipped > 0) {
     spdlog::warn("telemetry store {}: skipped {} non-finite sample values", options.path.string(),
@@ -494,9 +534,11 @@ void TelemetryStore::Impl::commit_batch() {
   }
   refresh_file_bytes();
   for (auto& cb : batch_callbacks) {
-    if (cb) cb(ok);
+    if (cb) cb(result);
   }
   batch.clear();
+  batch_named.clear();
+  batch_series.clear();
   batch_callbacks.clear();
 }
 
@@ -751,7 +793,7 @@ void TelemetryStore::Impl::release_reader(Connection c) const {
   if (idle_readers.size() < kMaxIdleReaders) idle_readers.push_back(std::move(c));
 }
 
-HistoryResult TelemetryStore::Impl::history(const HistoryQuery& q) const {
+Result<HistoryResult> TelemetryStore::Impl::history(const HistoryQuery& q) const {
   HistoryResult result;
   const std::int64_t now_ms = system_now_ms();
   auto horizon = [&](std::chrono::milliseconds retention, std::int64_t budget_horizon) {
@@ -818,15 +860,9 @@ HistoryResult TelemetryStore::Impl::history(const HistoryQuery& q) const {
 
   std::string error;
   Connection reader = acquire_reader(&error);
-  if (!reader) {
-    spdlog::error("telemetry store history: {}", error);
-    return result;
-  }
+  if (!reader) return Status::error(StatusCode::kIoError, error);
   Statement stmt = detail::prepare(reader.get(), sql, &error);
-  if (!stmt) {
-    spdlog::error("telemetry store history: {}", error);
-    return result;
-  }
+  if (!stmt) return detail::status_of(reader.get(), "history query");
   sqlite3_bind_int64(stmt.get(), 1, q.series);
   sqlite3_bind_int64(stmt.get(), 2, from);
   sqlite3_bind_int64(stmt.get(), 3, q.to_ms);
@@ -853,8 +889,9 @@ HistoryResult TelemetryStore::Impl::history(const HistoryQuery& q) const {
     result.rows.push_back(row);
   }
   if (rc != SQLITE_DONE) {
-    spdlog::error("telemetry store history: {}", detail::error_message(reader.get()));
-    result.rows.clear();
+    Status failed = detail::status_of(reader.get(), "history query");
+    spdlog::error("telemetry store {}: {}", options.path.string(), failed.to_string());
+    return failed;  // the connection is dropped, not pooled: it may be what is broken
   }
   stmt.reset();
   release_reader(std::move(reader));
@@ -891,34 +928,23 @@ std::unique_ptr<TelemetryStore> TelemetryStore::open(const StoreOptions& options
 
 SeriesId TelemetryStore::series(std::string_view device, std::string_view point,
                                 std::string_view unit) {
-  std::pair<std::string, std::string> key{device, point};
+  if (const SeriesId id = cached_series(device, point, unit); id != 0) return id;
+  // Unknown (or its unit changed): the writer registers it in its next batch, now.
+  Impl& s = *impl_;
   {
-    std::lock_guard lock(impl_->series_mu);
-    auto it = impl_->series_by_key.find(key);
-    if (it != impl_->series_by_key.end() && it->second.unit == unit) return it->second.id;
+    std::unique_lock lock(s.queue_mu);
+    if (s.appended_seq == s.taken_seq) s.first_pending_time = SteadyClock::now();
+    s.pending_series.push_back(SeriesKey{std::string(device), std::string(point), std::string(unit)});
+    const std::uint64_t target = ++s.appended_seq;
+    s.flush_requested = true;
+    s.writer_cv.notify_one();
+    s.flushed_cv.wait(lock, [&] { return s.done_seq >= target; });
   }
-  // Unknown (or its unit changed): write it now, in its own durable transaction.
-  SeriesId id = 0;
-  {
-    std::lock_guard lock(impl_->db_mu);
-    sqlite3_stmt* stmt = impl_->upsert_series_stmt.get();
-    sqlite3_bind_text(stmt, 1, device.data(), static_cast<int>(device.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 2, point.data(), static_cast<int>(point.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 3, unit.data(), static_cast<int>(unit.size()), SQLITE_TRANSIENT);
-    if (sqlite3_step(stmt) == SQLITE_ROW) id = sqlite3_column_int64(stmt, 0);
-    // Step to the end so the statement (and its implicit transaction) completes.
-    const int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE) id = 0;
-    if (id == 0) {
-      spdlog::error("telemetry store {}: cannot register series {}/{}: {}",
-                    impl_->options.path.string(), device, point,
-                    detail::error_message(impl_->db.get()));
-    }
-    sqlite3_reset(stmt);
+  const SeriesId id = cached_series(device, point, unit);
+  if (id == 0) {
+    spdlog::error("telemetry store {}: cannot register series {}/{}: {}", s.options.path.string(),
+                  device, point, stats().status);
   }
-  if (id == 0) return 0;
-  std::lock_guard lock(impl_->series_mu);
-  impl_->series_by_key[key] = SeriesInfo{id, key.first, key.second, std::string(unit)};
   return id;
 }
 
@@ -948,36 +974,58 @@ std::optional<SeriesInfo> TelemetryStore::find_series(std::string_view device,
   return it->second;
 }
 
-bool TelemetryStore::append(std::span<const Sample> samples, CommitCallback cb) {
-  Impl& s = *impl_;
+template <typename Item>
+bool TelemetryStore::Impl::enqueue(std::span<const Item> samples, std::vector<Item>& queue,
+                                   CommitCallback cb) {
   bool wake_writer = false;
   std::size_t depth = 0;
   {
-    std::lock_guard lock(s.queue_mu);
-    if (s.pending.size() + samples.size() > s.options.queue_limit_samples) {
-      s.samples_dropped.fetch_add(samples.size(), std::memory_order_relaxed);
-      if (s.m_dropped != nullptr) s.m_dropped->Increment(static_cast<double>(samples.size()));
+    std::lock_guard lock(queue_mu);
+    const std::size_t queued = pending.size() + pending_named.size();
+    if (queued + samples.size() > options.queue_limit_samples) {
+      samples_dropped.fetch_add(samples.size(), std::memory_order_relaxed);
       return false;
     }
-    if (s.appended_seq == s.taken_seq) {
+    if (appended_seq == taken_seq) {
       // First append since the last batch was taken: the commit interval starts now.
-      s.first_pending_time = SteadyClock::now();
+      first_pending_time = SteadyClock::now();
       wake_writer = true;
     }
-    s.pending.insert(s.pending.end(), samples.begin(), samples.end());
-    if (cb) s.pending_callbacks.push_back(std::move(cb));
-    ++s.appended_seq;
-    depth = s.pending.size();
-    s.queue_depth.store(depth, std::memory_order_relaxed);
-    if (depth >= s.options.max_batch_samples && depth - samples.size() < s.options.max_batch_samples) {
+    queue.insert(queue.end(), samples.begin(), samples.end());
+    if (cb) pending_callbacks.push_back(std::move(cb));
+    ++appended_seq;
+    depth = queued + samples.size();
+    queue_depth.store(depth, std::memory_order_relaxed);
+    if (depth >= options.max_batch_samples && queued < options.max_batch_samples) {
       wake_writer = true;
     }
   }
-  s.samples_enqueued.fetch_add(samples.size(), std::memory_order_relaxed);
-  if (s.m_queue_depth != nullptr) s.m_queue_depth->Set(static_cast<double>(depth));
-  if (wake_writer) s.writer_cv.notify_one();
+  samples_enqueued.fetch_add(samples.size(), std::memory_order_relaxed);
+  if (wake_writer) writer_cv.notify_one();
   return true;
 }
+
+bool TelemetryStore::append(std::span<const Sample> samples, CommitCallback cb) {
+  return impl_->enqueue(samples, impl_->pending, std::move(cb));
+}
+
+bool TelemetryStore::append(std::span<const NamedSample> samples, CommitCallback cb) {
+  return impl_->enqueue(samples, impl_->pending_named, std::move(cb));
+}
+
+void TelemetryStore::run_on_writer(WriteJob job) {
+  Impl& s = *impl_;
+  {
+    std::lock_guard lock(s.queue_mu);
+    if (s.appended_seq == s.taken_seq) s.first_pending_time = SteadyClock::now();
+    s.pending_jobs.push_back(std::move(job));
+    ++s.appended_seq;
+    s.flush_requested = true;
+  }
+  s.writer_cv.notify_one();
+}
+
+const std::filesystem::path& TelemetryStore::path() const { return impl_->options.path; }
 
 void TelemetryStore::flush() {
   Impl& s = *impl_;
@@ -989,21 +1037,26 @@ void TelemetryStore::flush() {
   s.flushed_cv.wait(lock, [&] { return s.done_seq >= target; });
 }
 
-HistoryResult TelemetryStore::history(const HistoryQuery& query) const {
+Result<HistoryResult> TelemetryStore::history(const HistoryQuery& query) const {
   try {
     return impl_->history(query);
-  } catch (const std::exception& e) {
-    spdlog::error("telemetry store history: {}", e.what());
-    return {};
+  } catch (const std::exception& e) {  // bad_alloc
+    return Status::error(StatusCode::kInternal, fmt::format("history query: {}", e.what()));
   }
 }
 
 void TelemetryStore::enforce_retention(std::int64_t now_ms) {
-  try {
-    impl_->enforce_retention(now_ms);
-  } catch (const std::exception& e) {
-    spdlog::error("telemetry store retention: {}", e.what());
-  }
+  // On the writer thread, like every write; this call waits for it.
+  std::promise<void> done;
+  run_on_writer([impl = impl_.get(), now_ms, &done](sqlite3*) {
+    try {
+      impl->enforce_retention(now_ms);
+    } catch (const std::exception& e) {
+      spdlog::error("telemetry store retention: {}", e.what());
+    }
+    done.set_value();
+  });
+  done.get_future().wait();
 }
 
 StoreStats TelemetryStore::stats() const {
@@ -1013,12 +1066,20 @@ StoreStats TelemetryStore::stats() const {
   out.samples_committed = s.samples_committed.load(std::memory_order_relaxed);
   out.samples_dropped = s.samples_dropped.load(std::memory_order_relaxed);
   out.batches_committed = s.batches_committed.load(std::memory_order_relaxed);
+  out.samples_failed = s.samples_failed.load(std::memory_order_relaxed);
+  out.batches_failed = s.batches_failed.load(std::memory_order_relaxed);
+  out.commit_seconds_total = s.commit_seconds_total.load(std::memory_order_relaxed);
   out.queue_depth = s.queue_depth.load(std::memory_order_relaxed);
   out.file_bytes = s.file_bytes.load(std::memory_order_relaxed);
   out.last_commit_ms = s.last_commit_ms.load(std::memory_order_relaxed);
   {
     std::lock_guard lock(s.status_mu);
-    out.status = s.status;
+    out.status = s.status.to_string();
+    out.status_code = s.status.code();
+  }
+  {
+    std::lock_guard lock(s.series_mu);
+    out.series = s.series_by_key.size();
   }
   return out;
 }

@@ -1,9 +1,14 @@
 // The telemetry store: raw samples plus 1-minute and 15-minute rollups in one SQLite file.
 //
-// Thread model: append() may be called from any thread; it only enqueues. One writer thread owns
-// the write connection and commits one transaction per batch every commit interval (or sooner when
-// a batch is full). Queries open their own read-only connections (WAL readers never block the
-// writer), so they may run on any thread except the event loop (they touch the disk).
+// Thread model: append() may be called from any thread, also the event loop; it only enqueues.
+// One writer thread owns the write connection and makes every write of the file: it commits one
+// transaction per batch every commit interval (or sooner when a batch is full), registering new
+// series in the same transaction as their first samples. Queries open their own read-only
+// connections (WAL readers never block the writer), so they may run on any thread except the
+// event loop (they touch the disk).
+//
+// Failures: expected ones (disk full, I/O error, a damaged file) come back as a Status
+// (status.hpp); nothing throws out of this class.
 //
 // Durability: a sample is "committed" once the transaction that holds it has committed in WAL
 // mode with synchronous=FULL; committed samples survive kill -9 and power loss. At most one
@@ -21,9 +26,9 @@
 #include <string_view>
 #include <vector>
 
-namespace prometheus {
-class Registry;
-}
+#include "gateway/store/status.hpp"
+
+struct sqlite3;
 
 namespace gridlet::store {
 
@@ -36,13 +41,25 @@ struct StoreOptions {
   std::chrono::milliseconds rollup_1m_retention{std::chrono::hours(24 * 90)};
   std::chrono::milliseconds rollup_15m_retention{0};
   std::uint64_t disk_budget_bytes = 2ULL << 30;
-  prometheus::Registry* metrics = nullptr;  // optional; metrics are registered when set
+  // Test hook: PRAGMA max_page_count on the write connection (0 = no limit), so that a test can
+  // make SQLite answer SQLITE_FULL as a full disk would.
+  std::uint32_t test_max_page_count = 0;
 };
 
 using SeriesId = std::int64_t;
 
 struct Sample {
   SeriesId series = 0;
+  std::int64_t timestamp_ms = 0;  // Unix milliseconds
+  double value = 0.0;
+};
+
+// A sample of a series named by device and point: the writer registers the series (with its
+// unit) in the same transaction as the sample when it is new, or when its unit changed.
+struct NamedSample {
+  std::string device;
+  std::string point;
+  std::string unit;
   std::int64_t timestamp_ms = 0;  // Unix milliseconds
   double value = 0.0;
 };
@@ -79,15 +96,22 @@ struct HistoryResult {
   bool truncated = false;  // more rows than query.max_rows exist; rows holds max_rows of them
 };
 
+// The store's counters, for health and for /metrics (the gateway exports them; the store itself
+// registers no metrics).
 struct StoreStats {
   std::uint64_t samples_enqueued = 0;
   std::uint64_t samples_committed = 0;
   std::uint64_t samples_dropped = 0;  // rejected because the queue was full
   std::uint64_t batches_committed = 0;
+  std::uint64_t samples_failed = 0;   // in batches that failed and were rolled back
+  std::uint64_t batches_failed = 0;
+  std::uint64_t series = 0;           // series known
+  double commit_seconds_total = 0;    // time spent writing and committing batches
   std::size_t queue_depth = 0;
   std::uint64_t file_bytes = 0;
   std::int64_t last_commit_ms = 0;  // Unix ms of the last commit, 0 if none
-  std::string status;                // "ok" or the last write error
+  std::string status;                // "ok" or the last write error (Status::to_string())
+  StatusCode status_code = StatusCode::kOk;
 };
 
 // Outcome of opening: a damaged database is refused with a message telling how to recover.
@@ -97,9 +121,9 @@ struct OpenError {
 
 class TelemetryStore {
  public:
-  // Called on the writer thread after the batch holding the samples committed (ok=true) or
-  // failed (ok=false). Must be quick; post to your own executor for real work.
-  using CommitCallback = std::function<void(bool ok)>;
+  // Called on the writer thread after the batch holding the samples committed (ok) or failed
+  // (why: kNoSpace when the disk is full). Must be quick; post to your own executor for real work.
+  using CommitCallback = std::function<void(const Status& status)>;
 
   // Opens or creates the database, runs migrations and PRAGMA integrity_check (quick_check on
   // large files), starts the writer thread.
@@ -109,7 +133,9 @@ class TelemetryStore {
   TelemetryStore(const TelemetryStore&) = delete;
   TelemetryStore& operator=(const TelemetryStore&) = delete;
 
-  // Returns the id of the series, creating it (durably) on first use. Thread-safe, cached.
+  // Returns the id of the series (0 when it cannot be registered), creating it durably on first
+  // use: the writer thread writes it and this call waits for that commit. Thread-safe, cached;
+  // blocks on first use, so not on the event loop (append() named samples there instead).
   SeriesId series(std::string_view device, std::string_view point, std::string_view unit);
   // The id of a series already known, from memory only (never touches the disk; safe on the
   // event loop). 0 when the series is unknown or its unit changed: call series() off the loop.
@@ -121,16 +147,31 @@ class TelemetryStore {
   // Enqueues samples. Returns false (and counts them dropped) when the queue is full. When cb is
   // set it is called once, after the last of these samples committed or failed.
   bool append(std::span<const Sample> samples, CommitCallback cb = {});
+  // The same for samples named by device and point; never touches the disk (new series are
+  // registered by the writer), so it is safe on the event loop.
+  bool append(std::span<const NamedSample> samples, CommitCallback cb = {});
 
   // Blocks until everything enqueued before the call is committed.
   void flush();
 
+  // For the other tables of this file (the event and audit logs, event_log.hpp): runs `job` on
+  // the writer thread with the write connection, soon (it asks for an early batch), after the
+  // samples queued before it. The job makes and commits its own transaction. This keeps every
+  // write of the file on the one writer thread.
+  using WriteJob = std::function<void(sqlite3* db)>;
+  void run_on_writer(WriteJob job);
+
+  const std::filesystem::path& path() const;
+
   // Picks the tier: raw when step_ms < 60 s and the range is within raw retention, 1-minute when
-  // step_ms < 15 min and within its retention, else 15-minute. Runs on the calling thread.
-  HistoryResult history(const HistoryQuery& query) const;
+  // step_ms < 15 min and within its retention, else 15-minute. Runs on the calling thread. A
+  // query that fails (the file cannot be read, a damaged page) returns the Status, never rows
+  // that are silently missing.
+  Result<HistoryResult> history(const HistoryQuery& query) const;
 
   // Deletes data older than each tier's retention and enforces the disk budget. The writer runs
-  // it periodically; exposed for tests. now_ms is "now" in Unix ms.
+  // it periodically; exposed for tests (it runs on the writer thread and this call waits for it).
+  // now_ms is "now" in Unix ms.
   void enforce_retention(std::int64_t now_ms);
 
   StoreStats stats() const;

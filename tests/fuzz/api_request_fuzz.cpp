@@ -85,7 +85,8 @@ struct World {
     };
     // Executors run inline: the store is absent, so nothing blocks.
     router = std::make_unique<api::Router>(
-        ctx, api::Router::Executors{[](api::Router::Task t) { t(); }, [](api::Router::Task t) { t(); }});
+        ctx, api::Router::Executors{[](api::Router::Task t) { t(); }, [](api::Router::Task t) { t(); },
+                                    [](api::Router::Task t) { t(); }});
   }
   adapters::ManualClock clock;
   config::Config cfg;

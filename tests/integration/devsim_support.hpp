@@ -1,5 +1,5 @@
 // Test support for everything that talks to the device simulator: a running devsim, a socat
-// pseudo-terminal pair for RTU, and a bounded wait.
+// pseudo-terminal pair for RTU.
 #pragma once
 
 #include <chrono>
@@ -14,29 +14,6 @@
 #include "test_support.hpp"
 
 namespace gridlet::testing {
-
-// Polls `f` until it returns true or `deadline` passes.
-template <typename F>
-bool eventually(std::chrono::milliseconds deadline, F f) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return f();
-}
-
-// Checks `f` over the whole `window` (a property that must hold while time passes, such as "the
-// device never reverts"); false at the first time it does not.
-template <typename F>
-bool holds_for(std::chrono::milliseconds window, F f) {
-  const auto until = std::chrono::steady_clock::now() + window;
-  while (std::chrono::steady_clock::now() < until) {
-    if (!f()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return f();
-}
 
 // A running devsim; stopped with SIGTERM (and must exit cleanly) when the object dies.
 class Devsim {

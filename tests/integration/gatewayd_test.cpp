@@ -128,7 +128,10 @@ TEST_F(GatewaydTest, ServesEveryRouteWithAuthentication) {
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
   auto hj = json::parse(health->body);
-  EXPECT_EQ(hj["status"], "ok");
+  // Nothing answers on the bus of its one device.
+  EXPECT_EQ(hj["status"], "degraded") << health->body;
+  EXPECT_EQ(hj["problems"], json::array({"devices: 0 of 1 enabled devices online"}));
+  EXPECT_EQ(hj["store"]["status"], "ok");
   EXPECT_EQ(hj["devices"]["total"], 1);
 
   EXPECT_EQ(http(d.port(), "GET", "/api/v1/devices")->status, 401);
@@ -354,8 +357,9 @@ TEST_F(GatewaydTest, SigtermDuringIngestStopsInTimeAndKeepsAcknowledgedSamples) 
   auto series = st->find_series("load", "W");
   ASSERT_TRUE(series);
   const std::int64_t n = static_cast<std::int64_t>(acked) * kBatch;
-  auto h = st->history({series->id, base, base + n, 0, 0});
-  EXPECT_EQ(h.rows.size(), static_cast<std::size_t>(n));
+  const auto h = st->history({series->id, base, base + n, 0, 0});
+  ASSERT_TRUE(h.is_ok()) << h.status().to_string();
+  EXPECT_EQ(h->rows.size(), static_cast<std::size_t>(n));
 }
 
 // kill -9 while clients push samples as fast as they can: every acknowledged sample survives.
@@ -412,7 +416,7 @@ TEST_F(GatewaydTest, KillNineDuringIngestLosesNoAcknowledgedSample) {
   {
     Daemon d(config_, data_);
     ASSERT_TRUE(d.ready()) << d.proc().log();
-    EXPECT_EQ(json::parse(http(d.port(), "GET", "/api/v1/health")->body)["status"], "ok");
+    EXPECT_EQ(json::parse(http(d.port(), "GET", "/api/v1/health")->body)["store"]["status"], "ok");
     d.proc().signal(SIGTERM);
     EXPECT_EQ(d.proc().wait(), 0);
   }
@@ -427,7 +431,9 @@ TEST_F(GatewaydTest, KillNineDuringIngestLosesNoAcknowledgedSample) {
     if (n == 0) continue;
     auto series = st->find_series("load", "c" + std::to_string(c));
     ASSERT_TRUE(series);
-    auto h = st->history({series->id, base, base + n, 0});
+    const auto result = st->history({series->id, base, base + n, 0});
+    ASSERT_TRUE(result.is_ok()) << result.status().to_string();
+    const auto& h = result.value();
     ASSERT_EQ(h.tier, store::Tier::kRaw);
     ASSERT_GE(h.rows.size(), static_cast<std::size_t>(n));
     for (std::int64_t seq = 0; seq < n; ++seq) {
@@ -438,6 +444,106 @@ TEST_F(GatewaydTest, KillNineDuringIngestLosesNoAcknowledgedSample) {
     verified += n;
   }
   EXPECT_GE(verified, 30 * kBatch);
+}
+
+json get_json(std::uint16_t port, const std::string& target, const std::string& token) {
+  const auto r = http(port, "GET", target, token);
+  return r && r->status == 200 ? json::parse(r->body) : json();
+}
+
+TEST_F(GatewaydTest, TokenListShowsNamesAndRolesAndRevokeRemovesOne) {
+  const std::string viewer = create_token(tokens_, "viewer");
+  create_token(tokens_, "manager");
+  auto [rc, out] = run_cli({"token", "list", "--tokens-file", tokens_.string()});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(viewer-it viewer \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")))
+      << out;
+  EXPECT_NE(out.find("manager-it manager "), std::string::npos) << out;
+  EXPECT_FALSE(std::regex_search(out, std::regex("[0-9a-f]{64}|glt_"))) << "no hashes, no secrets: " << out;
+
+  auto [rc_rev, out_rev] = run_cli({"token", "revoke", "--tokens-file", tokens_.string(), "viewer-it"});
+  EXPECT_EQ(rc_rev, 0) << out_rev;
+  auto [rc2, out2] = run_cli({"token", "list", "--tokens-file", tokens_.string()});
+  EXPECT_EQ(out2.find("viewer-it"), std::string::npos) << out2;
+  EXPECT_NE(out2.find("manager-it"), std::string::npos) << out2;
+  struct stat st {};
+  ASSERT_EQ(::stat(tokens_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_FALSE(std::filesystem::exists(tokens_.string() + ".tmp"));
+  // Revoking a name that is not there is an error.
+  auto [rc3, out3] = run_cli({"token", "revoke", "--tokens-file", tokens_.string(), "viewer-it"});
+  EXPECT_NE(rc3, 0);
+  EXPECT_NE(out3.find("no token named 'viewer-it'"), std::string::npos) << out3;
+}
+
+// A revocation must not fail open: a tokens file the reload cannot use refuses every token (and
+// health says why) until it is fixed and reloaded.
+TEST_F(GatewaydTest, ReloadWithAnUnusableTokensFileRefusesEveryToken) {
+  const std::string viewer = create_token(tokens_, "viewer");
+  const std::string manager = create_token(tokens_, "manager");
+  Daemon d(config_, data_);
+  ASSERT_TRUE(d.ready()) << d.proc().log();
+  ASSERT_EQ(http(d.port(), "GET", "/api/v1/devices", viewer)->status, 200);
+  const std::regex reload_done("reload done");
+  auto reloads = [&] {
+    const std::string log = d.proc().log();
+    return std::distance(std::sregex_iterator(log.begin(), log.end(), reload_done),
+                         std::sregex_iterator());
+  };
+
+  // The viewer is revoked, and the edit left the file world-readable.
+  auto [rc, out] = run_cli({"token", "revoke", "--tokens-file", tokens_.string(), "viewer-it"});
+  ASSERT_EQ(rc, 0) << out;
+  ::chmod(tokens_.c_str(), 0644);
+  d.proc().signal(SIGHUP);
+  ASSERT_TRUE(gridlet::testing::eventually(10s, [&] { return reloads() == 1; })) << d.proc().log();
+  EXPECT_NE(d.proc().log().find("every token is refused"), std::string::npos) << d.proc().log();
+  EXPECT_EQ(http(d.port(), "GET", "/api/v1/devices", viewer)->status, 401);
+  EXPECT_EQ(http(d.port(), "GET", "/api/v1/devices", manager)->status, 401);
+  json health = json::parse(http(d.port(), "GET", "/api/v1/health")->body);
+  EXPECT_EQ(health["status"], "degraded");
+  EXPECT_EQ(health["tokens"]["status"], "refusing all tokens");
+  EXPECT_NE(health["tokens"]["error"].get<std::string>().find("chmod 600"), std::string::npos)
+      << health.dump();
+
+  // Fixed: the remaining token works again, the revoked one does not.
+  ::chmod(tokens_.c_str(), 0600);
+  d.proc().signal(SIGHUP);
+  ASSERT_TRUE(gridlet::testing::eventually(10s, [&] { return reloads() == 2; })) << d.proc().log();
+  EXPECT_EQ(http(d.port(), "GET", "/api/v1/devices", manager)->status, 200);
+  EXPECT_EQ(http(d.port(), "GET", "/api/v1/devices", viewer)->status, 401);
+  health = json::parse(http(d.port(), "GET", "/api/v1/health")->body);
+  EXPECT_EQ(health["tokens"]["status"], "ok") << health.dump();
+
+  // A FIFO in its place: the reload answers at once (nothing waits for a writer) and refuses all.
+  std::filesystem::remove(tokens_);
+  ASSERT_EQ(::mkfifo(tokens_.c_str(), 0600), 0);
+  d.proc().signal(SIGHUP);
+  ASSERT_TRUE(gridlet::testing::eventually(5s, [&] { return reloads() == 3; })) << d.proc().log();
+  EXPECT_EQ(http(d.port(), "GET", "/api/v1/devices", manager)->status, 401);
+  health = json::parse(http(d.port(), "GET", "/api/v1/health")->body);
+  EXPECT_NE(health["tokens"]["error"].get<std::string>().find("not a regular file"), std::string::npos)
+      << health.dump();
+  d.proc().signal(SIGTERM);
+  EXPECT_EQ(d.proc().wait(), 0) << d.proc().log();
+}
+
+// The device view counts errors from the same source as the bus view.
+TEST_F(GatewaydTest, DeviceErrorsMatchTheBusView) {
+  // Nothing listens on the bus's port: every poll of its device fails.
+  const std::string viewer = create_token(tokens_, "viewer");
+  Daemon d(config_, data_);
+  ASSERT_TRUE(d.ready()) << d.proc().log();
+  json dev, buses;
+  EXPECT_TRUE(gridlet::testing::eventually(15s, [&] {
+    dev = get_json(d.port(), "/api/v1/devices", viewer);
+    buses = get_json(d.port(), "/api/v1/buses", viewer);
+    if (!dev.is_array() || dev.empty() || !buses.is_array() || buses.empty()) return false;
+    const auto errors = dev[0]["errors"].get<std::int64_t>();
+    const json& polled = buses[0]["devices"][0];
+    return errors >= 2 && errors == polled["poll_failures"].get<std::int64_t>() &&
+           dev[0]["last_error"] == polled["last_error"];
+  })) << dev.dump() << "\n" << buses.dump();
 }
 
 }  // namespace
@@ -618,9 +724,15 @@ TEST_F(GatewaydTest, SetpointsThroughTheApiAreCheckedAuditedAndReleasedAtStop) {
   EXPECT_EQ(d.proc().wait(), 0) << d.proc().log();
   EXPECT_EQ(wmaxlim_ena(*port), 0) << "released at shutdown";
   store::OpenError err;
-  auto log = store::EventLog::open(data_ / "telemetry.db", 1000, &err);
+  store::StoreOptions so;
+  so.path = data_ / "telemetry.db";
+  auto telemetry = store::TelemetryStore::open(so, &err);
+  ASSERT_TRUE(telemetry) << err.message;
+  auto log = store::EventLog::open(*telemetry, 1000, &err);
   ASSERT_TRUE(log) << err.message;
-  const auto rows = log->audit({"pv", 0, 10});
+  const auto audited = log->audit({"pv", 0, 10});
+  ASSERT_TRUE(audited.is_ok()) << audited.status().to_string();
+  const auto& rows = audited.value();
   ASSERT_FALSE(rows.empty());
   EXPECT_EQ(rows[0].action, "release");
   EXPECT_EQ(rows[0].outcome, "applied");

@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
     for (std::int64_t i = 0; i < kChunk; ++i) chunk[static_cast<std::size_t>(i)] = sample_for(seq + i);
     const std::int64_t end = seq + kChunk;
     // Callbacks run on the writer thread in append order, so "end" only grows.
-    auto on_commit = [end](bool ok) {
-      if (!ok) {
+    auto on_commit = [end](const gridlet::store::Status& status) {
+      if (!status.is_ok()) {
         std::fprintf(stderr, "commit failed\n");
         std::_Exit(3);
       }

@@ -229,6 +229,29 @@ class ChildProcess {
   bool eof_ = false;
 };
 
+// Polls `f` until it returns true or `deadline` passes.
+template <typename F>
+inline bool eventually(std::chrono::milliseconds deadline, F f) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return f();
+}
+
+// Checks `f` over the whole `window` (a property that must hold while time passes, such as "the
+// device never reverts"); false at the first time it does not.
+template <typename F>
+inline bool holds_for(std::chrono::milliseconds window, F f) {
+  const auto until = std::chrono::steady_clock::now() + window;
+  while (std::chrono::steady_clock::now() < until) {
+    if (!f()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return f();
+}
+
 inline void write_file(const std::filesystem::path& p, const std::string& text) {
   std::ofstream(p) << text;
 }

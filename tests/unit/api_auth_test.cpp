@@ -3,7 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <random>
 
@@ -55,6 +59,40 @@ TEST_F(TokenStoreTest, MissingFileIsEmptyStore) {
   ASSERT_TRUE(store) << error;
   EXPECT_EQ(store->size(), 0u);
   EXPECT_FALSE(store->authenticate("glt_anything"));
+}
+
+// A FIFO with no writer would block a plain open() forever (and a reload with it).
+TEST_F(TokenStoreTest, FifoIsRefusedAtOnce) {
+  ASSERT_EQ(::mkfifo(path_.c_str(), 0600), 0);
+  auto loading = std::async(std::launch::async, [&] {
+    std::string error;
+    const bool loaded = TokenStore::load(path_, &error) != nullptr;
+    return std::make_pair(loaded, error);
+  });
+  if (loading.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    const int unblock = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK);  // lets the reader finish
+    if (unblock >= 0) ::close(unblock);
+    FAIL() << "load() of a FIFO did not return";
+  }
+  const auto [loaded, error] = loading.get();
+  EXPECT_FALSE(loaded);
+  EXPECT_NE(error.find("not a regular file"), std::string::npos) << error;
+  std::string list_error;
+  EXPECT_FALSE(TokenStore::list(path_, &list_error));
+  EXPECT_NE(list_error.find("not a regular file"), std::string::npos) << list_error;
+}
+
+TEST_F(TokenStoreTest, ListShowsNamesRolesAndTimesInFileOrder) {
+  std::string error;
+  ASSERT_TRUE(TokenStore::create(path_, Role::kManager, "m", &error)) << error;
+  ASSERT_TRUE(TokenStore::create(path_, Role::kViewer, "v", &error)) << error;
+  const auto list = TokenStore::list(path_, &error);
+  ASSERT_TRUE(list) << error;
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "m");
+  EXPECT_EQ((*list)[0].role, Role::kManager);
+  EXPECT_GT((*list)[0].created_unix_s, 0);
+  EXPECT_EQ((*list)[1].name, "v");
 }
 
 TEST_F(TokenStoreTest, CreateLoadAuthenticate) {

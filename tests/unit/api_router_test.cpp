@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <vector>
 
 #include "gateway/api/auth.hpp"
 #include "gateway/api/limits.hpp"
@@ -19,6 +20,8 @@
 #include "adapters/clock.hpp"
 #include "gateway/runtime/device_registry.hpp"
 #include "gateway/runtime/point_store.hpp"
+#include "gateway/store/event_log.hpp"
+#include "gateway/store/telemetry_store.hpp"
 
 namespace gridlet::api {
 namespace {
@@ -102,6 +105,7 @@ class RouterTest : public ::testing::Test {
     // Both executors run inline: the test is single-threaded and deterministic.
     Router::Executors ex;
     ex.offload = [](Router::Task t) { t(); };
+    ex.query = [](Router::Task t) { t(); };
     ex.to_loop = [](Router::Task t) { t(); };
     router_ = std::make_unique<Router>(ctx, ex);
   }
@@ -246,6 +250,27 @@ TEST_F(RouterTest, Health) {
   EXPECT_EQ(j["uptime_s"], 42);
   EXPECT_EQ(j["store"]["status"], "unavailable");
   EXPECT_EQ(j["devices"], (json{{"total", 2}, {"enabled", 1}, {"online", 1}}));
+  EXPECT_EQ(j["problems"], json::array({"store: unavailable"}));
+  EXPECT_EQ(j["tokens"], (json{{"status", "ok"}}));
+}
+
+TEST_F(RouterTest, HealthIsDegradedWhileAnEnabledDeviceIsOffline) {
+  devices_.mark_offline("inv1", "timeout");
+  const json j = json::parse(call("GET", "/api/v1/health").body);
+  EXPECT_EQ(j["status"], "degraded");
+  EXPECT_EQ(j["problems"], json::array({"store: unavailable", "devices: 0 of 1 enabled devices online"}));
+  EXPECT_EQ(j["devices"], (json{{"total", 2}, {"enabled", 1}, {"online", 0}}));
+}
+
+TEST_F(RouterTest, ATokenStoreThatRefusesAllIsShownInHealth) {
+  auto refusing = TokenStore::refusing_all("tokens file /x is accessible by group or other");
+  router_->set_tokens(refusing.get());
+  EXPECT_EQ(call("GET", "/api/v1/devices", Role::kManager).status, 401);
+  const json j = json::parse(call("GET", "/api/v1/health").body);
+  EXPECT_EQ(j["status"], "degraded");
+  EXPECT_EQ(j["tokens"]["status"], "refusing all tokens");
+  EXPECT_EQ(j["tokens"]["error"], "tokens file /x is accessible by group or other");
+  router_->set_tokens(token_store_.get());
 }
 
 TEST_F(RouterTest, Devices) {
@@ -524,6 +549,64 @@ TEST(OpenApi, DescribesExactlyTheRouteTable) {
     const auto name = text.substr(start, text.find('"', start) - start);
     EXPECT_TRUE(doc["components"]["schemas"].contains(name)) << name;
   }
+}
+
+// Queries wait on their own executor, at most kMaxQueriesInFlight at a time: one more is 503.
+TEST(RouterQueries, AtMostTheLimitAreInFlightAndOneMoreIs503) {
+  std::random_device rd;
+  const fs::path dir = fs::temp_directory_path() / ("gridlet_router_queries_" +
+                                                    std::to_string(::getpid()) + "_" +
+                                                    std::to_string(rd()));
+  fs::create_directories(dir);
+  {
+    std::string error;
+    const auto token = TokenStore::create(dir / "tokens", Role::kViewer, "v", &error);
+    ASSERT_TRUE(token) << error;
+    auto tokens = TokenStore::load(dir / "tokens", &error);
+    ASSERT_TRUE(tokens) << error;
+    store::StoreOptions options;
+    options.path = dir / "telemetry.db";
+    store::OpenError open_error;
+    auto store = store::TelemetryStore::open(options, &open_error);
+    ASSERT_TRUE(store) << open_error.message;
+    auto events = store::EventLog::open(*store, 100, &open_error);
+    ASSERT_TRUE(events) << open_error.message;
+
+    std::vector<Router::Task> held;  // queries accepted, not yet run
+    ApiContext ctx;
+    ctx.store = store.get();
+    ctx.events = events.get();
+    ctx.tokens = tokens.get();
+    Router::Executors ex;
+    ex.offload = [](Router::Task t) { t(); };
+    ex.query = [&held](Router::Task t) { held.push_back(std::move(t)); };
+    ex.to_loop = [](Router::Task t) { t(); };
+    Router router(ctx, ex);
+
+    std::vector<int> statuses;
+    auto ask = [&](const std::string& target) {
+      Request req;
+      req.method = "GET";
+      req.target = target;
+      req.authorization = "Bearer " + *token;
+      router.handle(req, [&](Response r) { statuses.push_back(r.status); });
+    };
+    for (std::size_t i = 0; i < kMaxQueriesInFlight; ++i) ask(i % 2 ? "/api/v1/events" : "/api/v1/points/x/y/history");
+    EXPECT_TRUE(statuses.empty());
+    ask("/api/v1/events");
+    ASSERT_EQ(statuses, std::vector<int>{503});
+    for (auto& t : held) t();
+    held.clear();
+    EXPECT_EQ(statuses.size(), 1 + kMaxQueriesInFlight);
+    EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), static_cast<long>(kMaxQueriesInFlight / 2));
+    EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 404), static_cast<long>(kMaxQueriesInFlight / 2));
+    // Answered queries free their slots.
+    ask("/api/v1/events");
+    ASSERT_EQ(held.size(), 1u);
+    held.front()();
+    EXPECT_EQ(statuses.back(), 200);
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -70,7 +70,10 @@ TEST(DeviceRegistry, ReloadKeepsLiveState) {
   b.enabled = false;
   reg.load({a, b});
   reg.mark_online("a", 123);
-  reg.mark_error("b", "timeout");
+  reg.mark_offline("b", "timeout");
+  reg.set_errors("b", 20, "");
+  EXPECT_EQ(reg.find("b")->errors, 20u);
+  EXPECT_EQ(reg.find("b")->last_error, "timeout");
   EXPECT_EQ(reg.summary().total, 2u);
   EXPECT_EQ(reg.summary().enabled, 1u);
   EXPECT_EQ(reg.summary().online, 1u);

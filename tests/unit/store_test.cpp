@@ -1,5 +1,6 @@
 // Unit tests of gateway/store: a real SQLite file in a private temp directory per test.
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,13 +10,17 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <span>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <prometheus/registry.h>
 
+#include "gateway/store/event_log.hpp"
 #include "gateway/store/telemetry_store.hpp"
 
 namespace gridlet::store {
@@ -31,6 +36,13 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// The rows of a query that must succeed.
+HistoryResult history(const TelemetryStore& store, const HistoryQuery& q) {
+  auto result = store.history(q);
+  EXPECT_TRUE(result.is_ok()) << result.status().to_string();
+  return result.is_ok() ? std::move(result).value() : HistoryResult{};
 }
 
 // A fresh directory per test, removed afterwards.
@@ -136,7 +148,7 @@ TEST_F(StoreTest, AppendFlushHistoryRaw) {
   ASSERT_TRUE(store->append(samples));
   store->flush();
 
-  const auto result = store->history({id, t0, t0 + 100'000, 0});
+  const auto result = history(*store, {id, t0, t0 + 100'000, 0});
   EXPECT_EQ(result.tier, Tier::kRaw);
   EXPECT_EQ(result.step_ms, 0);
   ASSERT_EQ(result.rows.size(), 100u);
@@ -147,7 +159,7 @@ TEST_F(StoreTest, AppendFlushHistoryRaw) {
     EXPECT_EQ(result.rows[i].count, 1);
   }
   // to is exclusive, from inclusive.
-  EXPECT_EQ(store->history({id, t0 + 1000, t0 + 3000, 0}).rows.size(), 2u);
+  EXPECT_EQ(history(*store, {id, t0 + 1000, t0 + 3000, 0}).rows.size(), 2u);
   const auto stats = store->stats();
   EXPECT_EQ(stats.samples_enqueued, 100u);
   EXPECT_EQ(stats.samples_committed, 100u);
@@ -184,31 +196,31 @@ TEST_F(StoreTest, RollupsCorrectWithOutOfOrderSamplesAndManyBatches) {
 
   const std::int64_t from = t0, to = t0 + 3 * kHour;
   {
-    const auto r = store->history({a, from, to, kMinute});
+    const auto r = history(*store, {a, from, to, kMinute});
     EXPECT_EQ(r.tier, Tier::kMinute);
     EXPECT_EQ(r.step_ms, kMinute);
     expect_matches(r, reference(sa, kMinute));
   }
   {
-    const auto r = store->history({b, from, to, 5 * kMinute});  // 1m tier, 5-minute steps
+    const auto r = history(*store, {b, from, to, 5 * kMinute});  // 1m tier, 5-minute steps
     EXPECT_EQ(r.tier, Tier::kMinute);
     EXPECT_EQ(r.step_ms, 5 * kMinute);
     expect_matches(r, reference(sb, 5 * kMinute));
   }
   {
-    const auto r = store->history({a, from, to, kQuarter});
+    const auto r = history(*store, {a, from, to, kQuarter});
     EXPECT_EQ(r.tier, Tier::kQuarterHour);
     EXPECT_EQ(r.step_ms, kQuarter);
     expect_matches(r, reference(sa, kQuarter));
   }
   {
-    const auto r = store->history({b, from, to, kHour});  // 15m tier, aggregated to hours
+    const auto r = history(*store, {b, from, to, kHour});  // 15m tier, aggregated to hours
     EXPECT_EQ(r.tier, Tier::kQuarterHour);
     EXPECT_EQ(r.step_ms, kHour);
     expect_matches(r, reference(sb, kHour));
   }
   {
-    const auto r = store->history({a, from, to, 10'000});  // raw, aggregated to 10 s
+    const auto r = history(*store, {a, from, to, 10'000});  // raw, aggregated to 10 s
     EXPECT_EQ(r.tier, Tier::kRaw);
     EXPECT_EQ(r.step_ms, 10'000);
     expect_matches(r, reference(sa, 10'000));
@@ -227,10 +239,10 @@ TEST_F(StoreTest, DuplicateSampleIsIgnoredAndNotCountedTwice) {
   ASSERT_TRUE(store->append(dup));
   ASSERT_TRUE(store->append(dup));  // also within one batch
   store->flush();
-  const auto raw = store->history({id, t, t + kMinute, 0});
+  const auto raw = history(*store, {id, t, t + kMinute, 0});
   ASSERT_EQ(raw.rows.size(), 2u);
   EXPECT_EQ(raw.rows[0].last, 1.0);  // first write wins
-  const auto minute = store->history({id, t, t + kMinute, kMinute});
+  const auto minute = history(*store, {id, t, t + kMinute, kMinute});
   ASSERT_EQ(minute.rows.size(), 1u);
   EXPECT_EQ(minute.rows[0].count, 2);
   EXPECT_EQ(minute.rows[0].max, 2.0);
@@ -242,19 +254,19 @@ TEST_F(StoreTest, TierChoiceFollowsStepAndRetention) {
   auto store = open_store();
   ASSERT_NE(store, nullptr);
   const std::int64_t now = now_ms();
-  EXPECT_EQ(store->history({1, now - 10 * kMinute, now, 0}).tier, Tier::kRaw);
-  EXPECT_EQ(store->history({1, now - 10 * kMinute, now, 59'999}).tier, Tier::kRaw);
-  EXPECT_EQ(store->history({1, now - 10 * kMinute, now, kMinute}).tier, Tier::kMinute);
-  EXPECT_EQ(store->history({1, now - 10 * kMinute, now, kQuarter - 1}).tier, Tier::kMinute);
-  EXPECT_EQ(store->history({1, now - 10 * kMinute, now, kQuarter}).tier, Tier::kQuarterHour);
+  EXPECT_EQ(history(*store, {1, now - 10 * kMinute, now, 0}).tier, Tier::kRaw);
+  EXPECT_EQ(history(*store, {1, now - 10 * kMinute, now, 59'999}).tier, Tier::kRaw);
+  EXPECT_EQ(history(*store, {1, now - 10 * kMinute, now, kMinute}).tier, Tier::kMinute);
+  EXPECT_EQ(history(*store, {1, now - 10 * kMinute, now, kQuarter - 1}).tier, Tier::kMinute);
+  EXPECT_EQ(history(*store, {1, now - 10 * kMinute, now, kQuarter}).tier, Tier::kQuarterHour);
   // Starts before the raw horizon: 1-minute rows even for a fine step.
-  const auto r = store->history({1, now - 2 * kHour, now, 0});
+  const auto r = history(*store, {1, now - 2 * kHour, now, 0});
   EXPECT_EQ(r.tier, Tier::kMinute);
   EXPECT_EQ(r.step_ms, kMinute);
   // Starts before the 1-minute horizon: 15-minute rows.
-  EXPECT_EQ(store->history({1, now - 2 * kDay, now, kMinute}).tier, Tier::kQuarterHour);
+  EXPECT_EQ(history(*store, {1, now - 2 * kDay, now, kMinute}).tier, Tier::kQuarterHour);
   // 20 minutes on the 15-minute tier is rounded up to whole buckets.
-  EXPECT_EQ(store->history({1, now - 2 * kDay, now, 20 * kMinute}).step_ms, 2 * kQuarter);
+  EXPECT_EQ(history(*store, {1, now - 2 * kDay, now, 20 * kMinute}).step_ms, 2 * kQuarter);
 }
 
 TEST_F(StoreTest, RetentionPerTierWithFixedNow) {
@@ -339,7 +351,7 @@ TEST_F(StoreTest, DiskBudgetDropsOldestRawFirstAndKeepsQuarterHours) {
     // incremental_vacuum + checkpoint gave the space back to the file system.
     EXPECT_LE(fs::file_size(options_.path), static_cast<std::uintmax_t>(used / 2 + (1 << 20)));
     // A query of the dropped range now comes from the 1-minute tier.
-    EXPECT_EQ(store->history({1, t0, t0 + kHour, 0}).tier, Tier::kMinute);
+    EXPECT_EQ(history(*store, {1, t0, t0 + kHour, 0}).tier, Tier::kMinute);
   }
   // A budget nothing fits: raw and 1-minute go, the 15-minute tier stays.
   options_.disk_budget_bytes = 1;
@@ -362,7 +374,7 @@ TEST_F(StoreTest, QueueFullDropsAreCounted) {
   for (int i = 0; i < 60; ++i) samples.push_back({1, t0 + i, 1.0});
   bool called = false;
   EXPECT_TRUE(store->append(samples));
-  EXPECT_FALSE(store->append(samples, [&](bool) { called = true; }));
+  EXPECT_FALSE(store->append(samples, [&](const Status&) { called = true; }));
   auto stats = store->stats();
   EXPECT_EQ(stats.samples_dropped, 60u);
   EXPECT_EQ(stats.samples_enqueued, 60u);
@@ -379,7 +391,7 @@ TEST_F(StoreTest, CommitCallbacksReportOutcome) {
   ASSERT_NE(store, nullptr);
   const std::int64_t t0 = now_ms() - kHour;
   std::atomic<int> ok_calls{0}, failed_calls{0};
-  auto cb = [&](bool ok) { (ok ? ok_calls : failed_calls).fetch_add(1); };
+  auto cb = [&](const Status& st) { (st.is_ok() ? ok_calls : failed_calls).fetch_add(1); };
   for (int i = 0; i < 10; ++i) {
     const Sample s[] = {{1, t0 + i, 1.0}};
     ASSERT_TRUE(store->append(s, cb));
@@ -422,7 +434,7 @@ TEST_F(StoreTest, ReopenKeepsDataAndSchemaVersion) {
   EXPECT_EQ(query_int("SELECT max(version) FROM schema_version"), 2);
   auto store = open_store();
   ASSERT_NE(store, nullptr);
-  const auto r = store->history({id, t0, t0 + 100'000, 0});
+  const auto r = history(*store, {id, t0, t0 + 100'000, 0});
   ASSERT_EQ(r.rows.size(), 1000u);
   EXPECT_EQ(r.rows[999].last, 999 * 0.25);
   EXPECT_EQ(query_int("SELECT count(*) FROM schema_version"), 2);  // no migration ran twice
@@ -500,27 +512,151 @@ TEST_F(StoreTest, SeriesIsIdempotentAndDurable) {
   EXPECT_FALSE(store->find_series("inv", "nope").has_value());
 }
 
-TEST_F(StoreTest, MetricsAreRegistered) {
-  auto registry = std::make_shared<prometheus::Registry>();
-  options_.metrics = registry.get();
+// Telemetry is not for every local user, also where no systemd UMask= narrows the mode.
+TEST_F(StoreTest, DatabaseAndItsWalAndShmAreCreatedPrivate) {
+  const mode_t old_umask = ::umask(022);
   auto store = open_store();
+  ::umask(old_umask);
   ASSERT_NE(store, nullptr);
-  const Sample s[] = {{1, now_ms(), 1.0}, {1, now_ms() + 1, 2.0}};
+  const SeriesId id = store->series("inv", "p", "W");
+  const Sample s[] = {{id, now_ms(), 1.0}};
   ASSERT_TRUE(store->append(s));
   store->flush();
-  std::map<std::string, double> values;
-  for (const auto& family : registry->Collect()) {
-    ASSERT_EQ(family.metric.size(), 1u) << family.name;
-    const auto& m = family.metric[0];
-    values[family.name] = m.counter.value + m.gauge.value +
-                          static_cast<double>(m.histogram.sample_count);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const fs::path p = options_.path.string() + suffix;
+    struct stat st {};
+    ASSERT_EQ(::stat(p.c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << p;
   }
-  EXPECT_EQ(values["gridlet_store_samples_committed_total"], 2.0);
-  EXPECT_EQ(values["gridlet_store_batches_total"], 1.0);
-  EXPECT_EQ(values["gridlet_store_batch_commit_seconds"], 1.0);
-  EXPECT_GT(values["gridlet_store_file_bytes"], 0.0);
-  EXPECT_TRUE(values.contains("gridlet_store_samples_dropped_total"));
-  EXPECT_TRUE(values.contains("gridlet_store_queue_depth"));
+}
+
+// SQLite answers SQLITE_FULL when the page limit is reached, exactly as on a full disk.
+TEST_F(StoreTest, OpeningOnAFullDiskSaysNoSpace) {
+  options_.test_max_page_count = 2;  // not even room for the schema
+  OpenError error;
+  EXPECT_EQ(TelemetryStore::open(options_, &error), nullptr);
+  EXPECT_NE(error.message.find("no space left for telemetry store"), std::string::npos)
+      << error.message;
+  EXPECT_EQ(error.message.find("cannot read"), std::string::npos) << error.message;
+}
+
+TEST_F(StoreTest, ABatchOnAFullDiskFailsWithNoSpace) {
+  options_.test_max_page_count = 40;  // room for the schema and a little more
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  std::vector<NamedSample> samples;
+  const std::int64_t t0 = now_ms() - kHour;
+  for (int i = 0; i < 20000; ++i) samples.push_back({"inv", "W", "W", t0 + i, 1.0 * i});
+  std::atomic<int> no_space{0};
+  ASSERT_TRUE(store->append(std::span<const NamedSample>(samples), [&](const Status& st) {
+    if (st.code() == StatusCode::kNoSpace) no_space.fetch_add(1);
+  }));
+  store->flush();
+  EXPECT_EQ(no_space.load(), 1);
+  const auto stats = store->stats();
+  EXPECT_EQ(stats.status_code, StatusCode::kNoSpace);
+  EXPECT_EQ(stats.status.rfind("no space: ", 0), 0u) << stats.status;
+  EXPECT_EQ(stats.samples_failed, 20000u);
+  EXPECT_EQ(stats.batches_failed, 1u);
+}
+
+// A query that cannot run says so; it never looks like a range without data.
+TEST_F(StoreTest, AFailedHistoryQueryReturnsItsStatus) {
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  const SeriesId id = store->series("inv", "W", "W");
+  ASSERT_NE(id, 0);
+  const std::int64_t t0 = now_ms() - kHour;
+  EXPECT_TRUE(store->history({id, t0, t0 + kMinute, 0}).is_ok());
+  exec("DROP TABLE samples");  // a damaged schema, as a broken file would give
+  const auto result = store->history({id, t0, t0 + kMinute, 0});
+  ASSERT_FALSE(result.is_ok());
+  EXPECT_NE(result.status().message().find("samples"), std::string::npos)
+      << result.status().to_string();
+}
+
+// Samples named by device and point register their series in the writer's own transaction.
+TEST_F(StoreTest, NamedSamplesRegisterTheirSeriesOnTheWriter) {
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  const std::int64_t t0 = now_ms() - kHour;
+  const NamedSample samples[] = {{"inv", "W", "W", t0, 1.0}, {"inv", "W", "W", t0 + 1, 2.0},
+                                 {"inv", "Hz", "Hz", t0, 50.0}};
+  std::atomic<bool> committed{false};
+  ASSERT_TRUE(store->append(std::span<const NamedSample>(samples),
+                            [&](const Status& st) { committed = st.is_ok(); }));
+  store->flush();
+  EXPECT_TRUE(committed.load());
+  const SeriesId w = store->cached_series("inv", "W", "W");
+  ASSERT_NE(w, 0);
+  EXPECT_NE(store->cached_series("inv", "Hz", "Hz"), 0);
+  EXPECT_EQ(history(*store, {w, t0, t0 + kMinute, 0}).rows.size(), 2u);
+  // A new unit updates the series, as series() does.
+  const NamedSample kw[] = {{"inv", "W", "kW", t0 + 2, 0.003}};
+  ASSERT_TRUE(store->append(std::span<const NamedSample>(kw)));
+  store->flush();
+  EXPECT_EQ(store->find_series("inv", "W")->unit, "kW");
+  EXPECT_EQ(store->find_series("inv", "W")->id, w);
+  EXPECT_EQ(store->stats().series, 2u);
+}
+
+// One writer for the whole file: samples, new series and the event and audit logs are all
+// committed on the store's writer thread, never on the caller's.
+TEST_F(StoreTest, SamplesSeriesAndLogsShareTheOneWriterThread) {
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  OpenError error;
+  auto log = EventLog::open(*store, 100, &error);
+  ASSERT_NE(log, nullptr) << error.message;
+  std::mutex mu;
+  std::set<std::thread::id> writers;
+  auto note = [&] {
+    std::lock_guard lock(mu);
+    writers.insert(std::this_thread::get_id());
+  };
+  const NamedSample s[] = {{"inv", "W", "W", now_ms(), 1.0}};
+  ASSERT_TRUE(store->append(std::span<const NamedSample>(s), [&](const Status& st) {
+    EXPECT_TRUE(st.is_ok()) << st.to_string();
+    note();
+  }));
+  AuditRecord a;
+  a.timestamp_ms = now_ms();
+  a.device = "inv";
+  a.point = "WMaxLimPct";
+  a.action = "set";
+  a.outcome = "applied";
+  log->append(a, std::nullopt, [&](bool ok) {
+    EXPECT_TRUE(ok);
+    note();
+  });
+  EXPECT_TRUE(log->flush());
+  store->flush();
+  ASSERT_EQ(writers.size(), 1u);
+  EXPECT_NE(*writers.begin(), std::this_thread::get_id());
+  const auto rows = log->audit({});
+  ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows.value()[0].point, "WMaxLimPct");
+  EXPECT_NE(store->cached_series("inv", "W", "W"), 0);
+}
+
+TEST_F(StoreTest, StatsCountSamplesBatchesAndSeries) {
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  const NamedSample s[] = {{"inv", "W", "W", now_ms(), 1.0}, {"inv", "W", "W", now_ms() + 1, 2.0}};
+  ASSERT_TRUE(store->append(std::span<const NamedSample>(s)));
+  store->flush();
+  const auto stats = store->stats();
+  EXPECT_EQ(stats.samples_enqueued, 2u);
+  EXPECT_EQ(stats.samples_committed, 2u);
+  EXPECT_EQ(stats.batches_committed, 1u);
+  EXPECT_EQ(stats.samples_failed, 0u);
+  EXPECT_EQ(stats.batches_failed, 0u);
+  EXPECT_EQ(stats.series, 1u);
+  EXPECT_EQ(stats.queue_depth, 0u);
+  EXPECT_GT(stats.file_bytes, 0u);
+  EXPECT_GT(stats.commit_seconds_total, 0.0);
+  EXPECT_EQ(stats.status, "ok");
 }
 
 }  // namespace
