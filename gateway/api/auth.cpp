@@ -14,6 +14,7 @@
 #include <span>
 #include <vector>
 
+#include "adapters/device.hpp"
 #include "gateway/api/limits.hpp"
 #include "ledger/crypto/sha256.hpp"
 
@@ -32,16 +33,6 @@ struct Record {
 };
 
 std::string errno_text(int err) { return std::strerror(err); }
-
-bool valid_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxTokenNameLength) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 bool valid_hash(std::string_view hex) {
   if (hex.size() != 64) return false;
@@ -184,7 +175,7 @@ bool parse_tokens(const std::filesystem::path& path, std::string_view text,
       return false;
     }
     r.info.role = *role;
-    if (!valid_name(fields[2])) {
+    if (!adapters::valid_name(fields[2])) {
       *error = where + "token name must be 1..64 characters of [A-Za-z0-9_.-]";
       return false;
     }
@@ -349,7 +340,7 @@ std::optional<std::vector<TokenInfo>> TokenStore::list(const std::filesystem::pa
 
 std::optional<std::string> TokenStore::create(const std::filesystem::path& path, Role role,
                                               std::string_view name, std::string* error) {
-  if (!valid_name(name)) {
+  if (!adapters::valid_name(name)) {
     *error = "token name must be 1..64 characters of [A-Za-z0-9_.-]";
     return std::nullopt;
   }

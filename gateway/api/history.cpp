@@ -8,6 +8,7 @@
 #include "gateway/api/responses.hpp"
 #include "gateway/api/router.hpp"
 #include "adapters/clock.hpp"
+#include "adapters/toml_diagnostics.hpp"
 #include "gateway/store/telemetry_store.hpp"
 
 namespace gridlet::api {
@@ -116,29 +117,16 @@ std::optional<std::int64_t> parse_time_ms(std::string_view s) {
   return ms;
 }
 
+// Milliseconds ("900000"), or a duration in the configuration's syntax ("30s", "15m", "1d").
 std::optional<std::int64_t> parse_step_ms(std::string_view s) {
-  std::size_t n = 0;
-  while (n < s.size() && s[n] >= '0' && s[n] <= '9') ++n;
-  if (n == 0 || n > 12) return std::nullopt;
-  const auto number = parse_uint(s.substr(0, n));
-  if (!number) return std::nullopt;
-  const auto unit = s.substr(n);
-  std::int64_t scale = 0;
-  if (unit.empty() || unit == "ms") {
-    scale = 1;
-  } else if (unit == "s") {
-    scale = kSecondMs;
-  } else if (unit == "m") {
-    scale = kMinuteMs;
-  } else if (unit == "h") {
-    scale = kHourMs;
-  } else if (unit == "d") {
-    scale = kDayMs;
-  } else {
-    return std::nullopt;
+  std::optional<std::int64_t> ms;
+  if (!s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos) {
+    ms = parse_uint(s);
+  } else if (const auto d = adapters::parse_duration(s)) {
+    ms = d->count();
   }
-  if (*number <= 0 || *number > kMaxHistoryRangeMs / scale) return std::nullopt;
-  return *number * scale;
+  if (!ms || *ms <= 0 || *ms > kMaxHistoryRangeMs) return std::nullopt;
+  return ms;
 }
 
 void Router::history(const Params& params, const Query& query, Respond respond) {

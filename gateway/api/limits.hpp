@@ -44,7 +44,6 @@ inline constexpr int kRetryAfterSeconds = 1;
 
 // --- Requests (router.cpp) ---
 inline constexpr std::size_t kMaxSamplesPerRequest = 10000;  // POST /api/v1/samples
-inline constexpr std::size_t kMaxNameLength = 64;            // device and point names
 inline constexpr std::size_t kMaxUnitLength = 16;            // unit symbols ("W", "kWh", "%")
 inline constexpr std::size_t kMaxHistoryRows = 10000;        // rows in one history answer
 inline constexpr std::int64_t kDefaultHistoryRangeMs = 24LL * 3600 * 1000;    // from = to - 24 h
@@ -52,7 +51,6 @@ inline constexpr std::int64_t kMaxHistoryRangeMs = 400LL * 24 * 3600 * 1000;  //
 
 // --- Token file (auth.cpp) ---
 inline constexpr std::size_t kMaxTokensFileBytes = 1024 * 1024;
-inline constexpr std::size_t kMaxTokenNameLength = 64;
 inline constexpr std::size_t kTokenSecretBytes = 32;  // random bytes behind each token
 
 }  // namespace gridlet::api

@@ -40,14 +40,6 @@ Response store_failure(std::string_view what, const store::Status& status) {
   return error_response(500, "internal", std::string(what) + ": " + status.to_string());
 }
 
-bool valid_name(std::string_view s) {
-  if (s.empty() || s.size() > kMaxNameLength) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
-  });
-}
-
 std::optional<std::int64_t> parse_uint(std::string_view s) {
   if (s.empty()) return std::nullopt;
   std::int64_t v = 0;

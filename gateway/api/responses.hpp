@@ -8,6 +8,7 @@
 #include <optional>
 #include <string_view>
 
+#include "adapters/device.hpp"
 #include "gateway/api/router.hpp"
 #include "gateway/store/status.hpp"
 
@@ -26,8 +27,8 @@ Response unavailable(std::string_view message);
 // freed, or the disk budget will make room), anything else is 500. Both say what failed.
 Response store_failure(std::string_view what, const store::Status& status);
 
-// 1..kMaxNameLength characters of [A-Za-z0-9_.-]: device and point names.
-bool valid_name(std::string_view s);
+// Device and point names in paths and queries follow the one name rule (adapters/device.hpp).
+using adapters::valid_name;
 // Non-negative decimal digits only.
 std::optional<std::int64_t> parse_uint(std::string_view s);
 

@@ -6,6 +6,7 @@
 
 #include "adapters/modbus/control.hpp"
 #include "adapters/modbus/profile.hpp"
+#include "adapters/toml_checker.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -20,214 +21,19 @@
 namespace gridlet::config {
 namespace {
 
+using adapters::TomlChecker;
+
 using namespace std::chrono_literals;
 
-// Collects errors while walking the document; all positions come from toml++ source regions.
-class Checker {
- public:
-  explicit Checker(std::string file) : file_(std::move(file)) {}
-
-  void error(const toml::node* node, std::string key_path, std::string message) {
-    error_at(node != nullptr ? node->source() : toml::source_region{}, std::move(key_path),
-             std::move(message));
-  }
-
-  void error_at(const toml::source_region& where, std::string key_path, std::string message) {
-    ConfigError e;
-    e.file = file_;
-    e.line = static_cast<int>(where.begin.line);
-    e.column = static_cast<int>(where.begin.column);
-    e.key_path = std::move(key_path);
-    e.message = std::move(message);
-    errors_.push_back(std::move(e));
-  }
-
-  // Reports every key of `table` not in `allowed`.
-  void known_keys(const toml::table& table, const std::string& path,
-                  std::initializer_list<std::string_view> allowed) {
-    for (const auto& entry : table) {
-      const toml::key& key = entry.first;
-      if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end()) {
-        error_at(key.source(), join(path, key.str()), "unknown key");
-      }
-    }
-  }
-
-  static std::string join(const std::string& path, std::string_view key) {
-    return path.empty() ? std::string(key) : path + "." + std::string(key);
-  }
-
-  const toml::table* table(const toml::table& parent, std::string_view key, const std::string& path) {
-    const toml::node* node = parent.get(key);
-    if (node == nullptr) return nullptr;
-    if (!node->is_table()) {
-      error(node, join(path, key), "must be a table");
-      return nullptr;
-    }
-    return node->as_table();
-  }
-
-  void string(const toml::table& t, std::string_view key, const std::string& path, std::string& out,
-              bool required = false) {
-    const toml::node* node = t.get(key);
-    if (node == nullptr) {
-      if (required) error(&t, join(path, key), "required key is missing");
-      return;
-    }
-    if (auto v = node->value<std::string>(); v && node->is_string()) {
-      out = *v;
-    } else {
-      error(node, join(path, key), "must be a string");
-    }
-  }
-
-  void boolean(const toml::table& t, std::string_view key, const std::string& path, bool& out) {
-    const toml::node* node = t.get(key);
-    if (node == nullptr) return;
-    if (!node->is_boolean()) {
-      error(node, join(path, key), "must be true or false");
-      return;
-    }
-    out = *node->value<bool>();
-  }
-
-  template <typename Int>
-  void integer(const toml::table& t, std::string_view key, const std::string& path, Int& out,
-               std::int64_t min, std::int64_t max, bool required = false) {
-    const toml::node* node = t.get(key);
-    if (node == nullptr) {
-      if (required) error(&t, join(path, key), "required key is missing");
-      return;
-    }
-    if (!node->is_integer()) {
-      error(node, join(path, key), "must be an integer");
-      return;
-    }
-    const std::int64_t v = *node->value<std::int64_t>();
-    if (v < min || v > max) {
-      error(node, join(path, key), fmt::format("{} is out of range [{}, {}]", v, min, max));
-      return;
-    }
-    out = static_cast<Int>(v);
-  }
-
-  // Durations are strings with a unit ("250ms", "1s", "5m", "2h", "7d") or "forever" when allowed.
-  void duration(const toml::table& t, std::string_view key, const std::string& path,
-                std::chrono::milliseconds& out, std::chrono::milliseconds min,
-                std::chrono::milliseconds max, bool allow_forever = false) {
-    const toml::node* node = t.get(key);
-    if (node == nullptr) return;
-    const auto text = node->value<std::string>();
-    if (!node->is_string() || !text) {
-      error(node, join(path, key), "must be a duration string such as \"500ms\", \"1s\", \"7d\"");
-      return;
-    }
-    if (allow_forever && *text == "forever") {
-      out = 0ms;
-      return;
-    }
-    auto parsed = parse_duration(*text);
-    if (!parsed) {
-      error(node, join(path, key),
-            fmt::format("\"{}\" is not a duration (use a number and ms, s, m, h or d{})", *text,
-                        allow_forever ? ", or \"forever\"" : ""));
-      return;
-    }
-    if (*parsed < min || *parsed > max) {
-      error(node, join(path, key),
-            fmt::format("{} is out of range [{}ms, {}ms]", *text, min.count(), max.count()));
-      return;
-    }
-    out = *parsed;
-  }
-
-  // Sizes are integers (bytes) or strings with a unit ("512MiB", "2GiB", "100MB").
-  void size(const toml::table& t, std::string_view key, const std::string& path, std::uint64_t& out,
-            std::uint64_t min) {
-    const toml::node* node = t.get(key);
-    if (node == nullptr) return;
-    std::optional<std::uint64_t> parsed;
-    if (node->is_integer() && *node->value<std::int64_t>() >= 0) {
-      parsed = static_cast<std::uint64_t>(*node->value<std::int64_t>());
-    } else if (node->is_string()) {
-      parsed = parse_size(*node->value<std::string>());
-    }
-    if (!parsed) {
-      error(node, join(path, key), "must be a size such as \"512MiB\" or \"2GiB\"");
-      return;
-    }
-    if (*parsed < min) {
-      error(node, join(path, key), fmt::format("must be at least {} bytes", min));
-      return;
-    }
-    out = *parsed;
-  }
-
-  // Parses "<digits><unit>"; nullopt when malformed or when the result does not fit in 63 bits.
-  static std::optional<std::uint64_t> parse_scaled(std::string_view s,
-                                                   const std::map<std::string_view, std::uint64_t>& units) {
-    std::size_t i = 0;
-    std::uint64_t n = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      if (__builtin_mul_overflow(n, 10u, &n) ||
-          __builtin_add_overflow(n, static_cast<std::uint64_t>(s[i] - '0'), &n)) {
-        return std::nullopt;
-      }
-      ++i;
-    }
-    if (i == 0) return std::nullopt;
-    auto it = units.find(s.substr(i));
-    if (it == units.end()) return std::nullopt;
-    std::uint64_t out = 0;
-    if (__builtin_mul_overflow(n, it->second, &out) || out > static_cast<std::uint64_t>(INT64_MAX)) {
-      return std::nullopt;
-    }
-    return out;
-  }
-
-  static std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
-    static const std::map<std::string_view, std::uint64_t> kUnitsMs{
-        {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
-    const auto ms = parse_scaled(s, kUnitsMs);
-    if (!ms) return std::nullopt;
-    return std::chrono::milliseconds(static_cast<std::int64_t>(*ms));
-  }
-
-  static std::optional<std::uint64_t> parse_size(std::string_view s) {
-    static const std::map<std::string_view, std::uint64_t> kUnits{
-        {"", 1},          {"B", 1},          {"KB", 1000},      {"MB", 1000'000},
-        {"GB", 1000'000'000}, {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}};
-    return parse_scaled(s, kUnits);
-  }
-
-  std::vector<ConfigError> take_errors() {
-    std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
-      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-    });
-    return std::move(errors_);
-  }
-
- private:
-  std::string file_;
-  std::vector<ConfigError> errors_;
-};
-
-bool valid_id(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-}
-
-void check_id(Checker& c, const toml::table& t, const std::string& path, std::string& out) {
+void check_id(TomlChecker& c, const toml::table& t, const std::string& path, std::string& out) {
   c.string(t, "id", path, out, /*required=*/true);
-  if (!out.empty() && !valid_id(out)) {
+  if (!out.empty() && !adapters::valid_id(out)) {
     c.error(t.get("id"), path + ".id",
             fmt::format("\"{}\" is not a valid id (1-64 of a-z, 0-9, '_', '-')", out));
   }
 }
 
-void load_site(Checker& c, const toml::table& root, SiteConfig& site) {
+void load_site(TomlChecker& c, const toml::table& root, SiteConfig& site) {
   const toml::table* t = c.table(root, "site", "");
   if (t == nullptr) {
     if (root.get("site") == nullptr) c.error(&root, "site", "required table [site] is missing");
@@ -238,7 +44,7 @@ void load_site(Checker& c, const toml::table& root, SiteConfig& site) {
   c.string(*t, "name", "site", site.name);
 }
 
-void load_log(Checker& c, const toml::table& root, LogConfig& log) {
+void load_log(TomlChecker& c, const toml::table& root, LogConfig& log) {
   const toml::table* t = c.table(root, "log", "");
   if (t == nullptr) return;
   c.known_keys(*t, "log", {"level"});
@@ -252,7 +58,7 @@ void load_log(Checker& c, const toml::table& root, LogConfig& log) {
   }
 }
 
-void load_storage(Checker& c, const toml::table& root, StorageConfig& s) {
+void load_storage(TomlChecker& c, const toml::table& root, StorageConfig& s) {
   const toml::table* t = c.table(root, "storage", "");
   if (t == nullptr) return;
   const std::string p = "storage";
@@ -275,7 +81,7 @@ void load_storage(Checker& c, const toml::table& root, StorageConfig& s) {
   c.size(*t, "disk_budget", p, s.disk_budget_bytes, 16ULL << 20);
 }
 
-void load_api(Checker& c, const toml::table& root, ApiConfig& api) {
+void load_api(TomlChecker& c, const toml::table& root, ApiConfig& api) {
   const toml::table* t = c.table(root, "api", "");
   if (t == nullptr) return;
   c.known_keys(*t, "api", {"listen", "tokens_file", "max_connections",
@@ -297,7 +103,7 @@ void load_api(Checker& c, const toml::table& root, ApiConfig& api) {
              std::chrono::seconds(60));
 }
 
-void load_buses(Checker& c, const toml::table& root, std::vector<BusConfig>& buses) {
+void load_buses(TomlChecker& c, const toml::table& root, std::vector<BusConfig>& buses) {
   const toml::node* node = root.get("buses");
   if (node == nullptr) return;
   const toml::array* arr = node->as_array();
@@ -386,7 +192,7 @@ std::optional<std::filesystem::path> resolve_profile(const std::string& name,
   return std::nullopt;
 }
 
-void load_devices(Checker& c, const toml::table& root, const std::vector<BusConfig>& buses,
+void load_devices(TomlChecker& c, const toml::table& root, const std::vector<BusConfig>& buses,
                   const std::vector<std::filesystem::path>& profile_dirs,
                   std::vector<DeviceConfig>& devices) {
   const toml::node* node = root.get("devices");
@@ -486,7 +292,7 @@ void load_devices(Checker& c, const toml::table& root, const std::vector<BusConf
   }
 }
 
-void load_mqtt(Checker& c, const toml::table& root, MqttConfig& m) {
+void load_mqtt(TomlChecker& c, const toml::table& root, MqttConfig& m) {
   const toml::table* t = c.table(root, "mqtt", "");
   if (t == nullptr) return;
   c.known_keys(*t, "mqtt", {"enabled", "broker", "client_id", "topic_prefix"});
@@ -500,14 +306,14 @@ void load_mqtt(Checker& c, const toml::table& root, MqttConfig& m) {
   }
 }
 
-void load_dr(Checker& c, const toml::table& root, DrConfig& dr) {
+void load_dr(TomlChecker& c, const toml::table& root, DrConfig& dr) {
   const toml::table* t = c.table(root, "dr", "");
   if (t == nullptr) return;
   c.known_keys(*t, "dr", {"enabled"});
   c.boolean(*t, "enabled", "dr", dr.enabled);
 }
 
-void load_ledger(Checker& c, const toml::table& root, LedgerConfig& l) {
+void load_ledger(TomlChecker& c, const toml::table& root, LedgerConfig& l) {
   const toml::table* t = c.table(root, "ledger", "");
   if (t == nullptr) return;
   c.known_keys(*t, "ledger", {"enabled", "genesis", "key_file"});
@@ -543,13 +349,6 @@ std::filesystem::path Config::tokens_path() const {
   return api.tokens_file.empty() ? storage.data_dir / "tokens" : api.tokens_file;
 }
 
-std::string ConfigError::format() const {
-  std::string out = fmt::format("{}:{}:{}: error: ", file, line, column);
-  if (!key_path.empty()) out += key_path + ": ";
-  out += message;
-  return out;
-}
-
 std::vector<std::filesystem::path> profile_search_path(const std::filesystem::path& config_path) {
   const auto dir = config_path.has_parent_path() ? config_path.parent_path() : std::filesystem::path(".");
   return {dir / "profiles", dir / ".." / "profiles", "/etc/gridlet/profiles",
@@ -559,7 +358,7 @@ std::vector<std::filesystem::path> profile_search_path(const std::filesystem::pa
 LoadResult load_config_string(std::string_view toml_text, std::string_view source_name,
                               const std::vector<std::filesystem::path>& profile_dirs) {
   LoadResult result;
-  Checker c{std::string(source_name)};
+  TomlChecker c{std::string(source_name)};
   toml::table root;
   try {
     root = toml::parse(toml_text, source_name);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "adapters/device.hpp"
+#include "adapters/toml_diagnostics.hpp"
 #include "gateway/api/limits.hpp"
 
 namespace gridlet::adapters::modbus {
@@ -152,16 +153,9 @@ struct Config {
   std::filesystem::path tokens_path() const;
 };
 
-struct ConfigError {
-  std::string file;
-  int line = 0;    // 1-based; 0 when the problem has no single place (e.g. unreadable file)
-  int column = 0;  // 1-based
-  std::string key_path;  // e.g. "devices[2].bus"
-  std::string message;
-
-  // "FILE:LINE:COL: error: KEY: MESSAGE"
-  std::string format() const;
-};
+// A problem in the configuration: file, line, column, key path and message; format() gives
+// "FILE:LINE:COL: error: KEY: MESSAGE" (adapters/toml_diagnostics.hpp, shared with profiles).
+using ConfigError = adapters::TomlError;
 
 struct LoadResult {
   std::optional<Config> config;     // set when errors is empty

@@ -17,6 +17,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "adapters/clock.hpp"
+
 namespace gridlet::store::detail {
 namespace {
 
@@ -304,9 +306,7 @@ bool migrate(sqlite3* db, const std::filesystem::path& path, std::string* error)
     rollback();
     return false;
   }
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const auto now_ms = adapters::unix_ms();
   for (int version = static_cast<int>(*current) + 1; version <= kSchemaVersion; ++version) {
     const std::string record = fmt::format(
         "INSERT INTO schema_version(version, applied_ms) VALUES({}, {})", version, now_ms);

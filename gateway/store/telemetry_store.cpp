@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 #include <spdlog/spdlog.h>
 
+#include "adapters/clock.hpp"
 #include "gateway/store/database.hpp"
 #include "gateway/store/rollup.hpp"
 
@@ -43,12 +44,6 @@ constexpr std::int64_t kDeleteChunkRows = 50'000;
 constexpr int kVacuumChunkPages = 2048;
 // Idle read connections kept open; more concurrent readers open and close their own.
 constexpr std::size_t kMaxIdleReaders = 4;
-
-std::int64_t system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Rounds step up to a whole number of buckets, never below one bucket.
 std::int64_t round_step(std::int64_t step_ms, std::int64_t bucket_ms) {
@@ -328,7 +323,7 @@ bool TelemetryStore::Impl::open_file(std::string* error) {
 
   // At open, synchronously: a daemon that was off for a week must not first answer queries
   // with data that should be gone, and tests get a deterministic start.
-  enforce_retention(system_now_ms());
+  enforce_retention(adapters::unix_ms());
   refresh_file_bytes();
   return true;
 }
@@ -382,7 +377,7 @@ void TelemetryStore::Impl::writer_loop() {
     if (stopping) break;  // nothing left to write
     if (now >= next_retention) {
       lock.unlock();
-      enforce_retention(system_now_ms());
+      enforce_retention(adapters::unix_ms());
       lock.lock();
       next_retention = SteadyClock::now() + kRetentionInterval;
       continue;
@@ -518,7 +513,7 @@ void TelemetryStore::Impl::commit_batch() {
   if (ok) {
     samples_committed.fetch_add(n, std::memory_order_relaxed);
     batches_committed.fetch_add(1, std::memory_order_relaxed);
-    last_commit_ms.store(system_now_ms(), std::memory_order_relaxed);
+    last_commit_ms.store(adapters::unix_ms(), std::memory_order_relaxed);
     set_status(Status::ok());
   } else {
     spdlog::error("telemetry store {}: batch of {} samples not stored: {}",
@@ -795,7 +790,7 @@ void TelemetryStore::Impl::release_reader(Connection c) const {
 
 Result<HistoryResult> TelemetryStore::Impl::history(const HistoryQuery& q) const {
   HistoryResult result;
-  const std::int64_t now_ms = system_now_ms();
+  const std::int64_t now_ms = adapters::unix_ms();
   auto horizon = [&](std::chrono::milliseconds retention, std::int64_t budget_horizon) {
     const std::int64_t by_retention = retention.count() > 0
                                           ? now_ms - retention.count()
