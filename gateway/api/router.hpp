@@ -135,7 +135,9 @@ class Router {
   void run_query(Respond respond, std::function<Response()> query);
   // Answers a control outcome once the audit log holds it (called on a bus thread).
   // `audit_since`: EventLog::appended() before the command was given.
-  void answer_control(const adapters::ControlEvent& ev, std::uint64_t audit_since, Respond respond);
+  // Runs on a bus thread: it takes what it needs by value and never touches the router.
+  static void answer_control(store::EventLog* events, const Executors& executors,
+                             const adapters::ControlEvent& ev, std::uint64_t audit_since, Respond respond);
 
   ApiContext context_;
   Executors executors_;

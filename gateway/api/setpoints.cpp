@@ -41,10 +41,10 @@ void Router::setpoints(const Params& params, Respond respond) {
   respond(json_response(200, *doc));
 }
 
-void Router::answer_control(const adapters::ControlEvent& ev, std::uint64_t audit_since,
-                            Respond respond) {
+void Router::answer_control(store::EventLog* events, const Executors& executors,
+                            const adapters::ControlEvent& ev, std::uint64_t audit_since, Respond respond) {
   // Answer only once the audit row is durable: what was acknowledged survives kill -9.
-  executors_.offload([events = context_.events, ev, audit_since, respond, to_loop = executors_.to_loop] {
+  executors.offload([events, ev, audit_since, respond, to_loop = executors.to_loop] {
     const bool audited = events == nullptr || events->flush(audit_since);
     to_loop([ev, audited, respond] {
       if (!audited) {
@@ -115,8 +115,9 @@ void Router::put_setpoint(const Params& params, const Request& request, const To
   }
   if (!body.contains("value")) return respond(error_response(400, "bad_request", "value is required"));
   const std::uint64_t since = context_.events ? context_.events->appended() : 0;
-  if (!context_.controls.set(id, std::move(cmd), [this, since, respond](const adapters::ControlEvent& ev) {
-        answer_control(ev, since, respond);
+  if (!context_.controls.set(id, std::move(cmd), [events = context_.events, executors = executors_, since,
+                                                   respond](const adapters::ControlEvent& ev) {
+        answer_control(events, executors, ev, since, respond);
       })) {
     respond(error_response(404, "not_found", "no such enabled Modbus device: " + id));
   }
@@ -135,8 +136,9 @@ void Router::delete_setpoint(const Params& params, const Query& query, const Tok
   const std::string actor = std::string(to_string(who.role)) + ":" + who.name;
   const std::uint64_t since = context_.events ? context_.events->appended() : 0;
   if (!context_.controls.release(id, point, actor, reason,
-                                 [this, since, respond](const adapters::ControlEvent& ev) {
-                                   answer_control(ev, since, respond);
+                                 [events = context_.events, executors = executors_, since,
+                                  respond](const adapters::ControlEvent& ev) {
+                                   answer_control(events, executors, ev, since, respond);
                                  })) {
     respond(error_response(404, "not_found", "no such enabled Modbus device: " + id));
   }
