@@ -1,5 +1,7 @@
 #include "adapters/setpoint_holder.hpp"
 
+#include <algorithm>
+
 namespace gridlet::adapters {
 
 using std::chrono::milliseconds;
@@ -30,6 +32,9 @@ void SetpointHolder::on_set(const SetpointCommand& cmd, const ControlEvent& ev, 
   h.sp.since_ms = ev.timestamp_ms;
   h.sp.until_ms = cmd.until_ms;
   h.sp.keepalive_ms = keepalive.count();
+  if (cmd.until_ms != 0) {
+    h.expires = clock_.now() + milliseconds(std::max<std::int64_t>(0, cmd.until_ms - ev.timestamp_ms));
+  }
   Held& slot = held_[cmd.point] = std::move(h);
   after_write(slot, ev);
 }
@@ -82,7 +87,6 @@ std::vector<DueWrite> SetpointHolder::due() {
   const bool reassert = reassert_due_;
   reassert_due_ = false;
   const TimePoint now = clock_.now();
-  const std::int64_t now_ms = clock_.now_ms();
   for (const auto& [point, h] : held_) {
     if (h.sp.releasing) {
       if (reassert || now >= h.next_write) {
@@ -90,7 +94,7 @@ std::vector<DueWrite> SetpointHolder::due() {
       }
       continue;
     }
-    if (h.sp.until_ms != 0 && now_ms >= h.sp.until_ms) {
+    if (now >= h.expires) {
       out.push_back({point, std::nullopt, ControlAction::kRelease, h.sp.actor, "the setpoint's time ended"});
       continue;
     }

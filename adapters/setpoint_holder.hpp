@@ -68,6 +68,10 @@ class SetpointHolder {
   struct Held {
     ActiveSetpoint sp;
     TimePoint next_write = TimePoint::max();  // keep-alive or retry
+    // When it is released, on this holder's clock: the command's end (Unix ms on the system
+    // clock) turned into a time from now, so a wall-clock step neither ends it early nor holds
+    // it forever.
+    TimePoint expires = TimePoint::max();
   };
   void after_write(Held& h, const ControlEvent& outcome);
 

@@ -104,6 +104,23 @@ TEST_F(HolderTest, ASetpointWithAnEndIsReleasedThen) {
   EXPECT_FALSE(holder.holding("limit"));
 }
 
+TEST(SetpointHolderExpiry, AWallClockStepNeitherEndsASetpointEarlyNorHoldsItForever) {
+  // The holder runs on a monotonic clock; the command's end is Unix time from the API. The
+  // system clock jumps a day ahead (NTP on a Pi without a real-time clock) right after the set.
+  ManualClock monotonic;
+  SetpointHolder holder({5000ms, 0ms, 500ms}, monotonic);
+  const std::int64_t wall_now = 1'800'000'000'000;  // not the monotonic clock's reading
+  ControlEvent ev;
+  ev.outcome = ControlOutcome::kApplied;
+  ev.value = 40.0;
+  ev.timestamp_ms = wall_now;
+  holder.on_set({"limit", 40, "manager:alice", "peak", wall_now + 10'000}, ev, 0ms);
+  monotonic.advance(9999ms);
+  EXPECT_TRUE(holder.due().empty());
+  monotonic.advance(1ms);
+  ASSERT_EQ(holder.due().size(), 1u);
+}
+
 TEST_F(HolderTest, AReleaseTheDeviceMissesIsRetriedUntilItTakesIt) {
   holder.on_set(command(40), outcome(ControlOutcome::kApplied, clock, 40.0), 0ms);
   holder.on_release("limit", outcome(ControlOutcome::kFailed, clock));
