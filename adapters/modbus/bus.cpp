@@ -122,7 +122,10 @@ struct Bus::Impl {
     Priority best_priority = Priority::kDiscovery;
     for (auto it = items.begin(); it != items.end(); ++it) {
       if (it->due > now || running.contains(it->id)) continue;
-      const Priority p = effective(*it);
+      Priority p = effective(*it);
+      // Work that has waited too long (a saturated line) ranks with the fast polls, so slow
+      // polls, discovery and probes are never starved for good.
+      if (p > Priority::kFast && now - it->due > settings.starvation_limit) p = Priority::kFast;
       if (p > limit) continue;
       if (best == items.end() || p < best_priority || (p == best_priority && it->due < best->due)) {
         best = it;
@@ -210,6 +213,8 @@ Response Bus::Impl::execute(const Request& r) {
       resp.completed_ms = unix_ms();
       return resp;
     }
+    // Setpoint work while draining runs on a line that the drain interrupted: let it through.
+    if (draining) transport->resume();
     UnitRecord& unit = unit_of(r.unit);
     if (!unit.policy.may_send(SteadyClock::now())) {
       resp.outcome = Outcome::kOffline;
@@ -230,23 +235,22 @@ Response Bus::Impl::execute(const Request& r) {
   }
   const milliseconds resync_quiet = std::max(kResyncQuietMin, settings.frame_gap * 2);
   resp = exchange(r, timeout);
-  if (resp.outcome == Outcome::kMalformed && late_unit && *late_unit != r.unit) {
-    // Most likely the late answer of the unit that timed out just before, not this unit's fault:
-    // charged to the late unit; this request is tried once more on a clean line.
+  if (settings.rtu && resp.outcome == Outcome::kMalformed && late_unit && *late_unit != r.unit) {
+    // On a serial line, most likely the late answer of the unit that timed out just before, not
+    // this unit's fault: charged to the late unit; this request is tried once more on a quiet
+    // line. (TCP drops the connection after a timeout, so a late answer never arrives there.)
     {
       MutexLock lock(mu);
       ++stats.errors["late_reply"];
       ++unit_of(*late_unit).health.failures;
     }
-    late_unit.reset();
     transport->resync(resync_quiet, timeout);
     if (ensure_connected()) resp = exchange(r, timeout);
   }
+  late_unit.reset();  // only the first exchange after a timeout can meet its late answer
   if (resp.outcome == Outcome::kTimeout || resp.outcome == Outcome::kMalformed) {
     transport->resync(resync_quiet, timeout);
     if (resp.outcome == Outcome::kTimeout) late_unit = r.unit;
-  } else {
-    late_unit.reset();
   }
   MutexLock lock(mu);
   if (resp.outcome == Outcome::kRefused) {  // interrupted by shutdown: says nothing of the unit
@@ -335,12 +339,15 @@ Bus::~Bus() { stop(); }
 Response Bus::execute_now(const Request& request) {
   Impl& s = *impl_;
   if (s.has_worker) {
-    // Between the requests of a task: writes and keep-alives that are due go first (one level:
-    // they are not interrupted themselves).
+    // Between the requests of a task: due work more urgent than it, up to keep-alives, goes
+    // first (writes also go between a keep-alive's requests). One level: what runs in between
+    // is not interrupted itself.
     MutexLock lock(s.mu);
-    while (s.depth == 1 && s.running_priority > Priority::kKeepAlive && !s.stopping) {
+    while (s.depth == 1 && s.running_priority > Priority::kWrite && !s.stopping) {
       const auto now = SteadyClock::now();
-      const auto it = s.pick(now, s.draining ? Priority::kWrite : Priority::kKeepAlive);
+      const Priority limit = s.draining || s.running_priority <= Priority::kKeepAlive ? Priority::kWrite
+                                                                                      : Priority::kKeepAlive;
+      const auto it = s.pick(now, limit);
       if (it == s.items.end()) break;
       s.run_item(it, now);
     }
@@ -431,6 +438,11 @@ void Bus::drain() {
   }
   impl_->transport->interrupt();
   impl_->cv.notify_all();
+}
+
+bool Bus::draining() const {
+  MutexLock lock(impl_->mu);
+  return impl_->draining;
 }
 
 void Bus::request_stop() {

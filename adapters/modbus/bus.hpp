@@ -55,6 +55,8 @@ struct BusSettings {
   std::chrono::milliseconds backoff_initial{2000};
   std::chrono::milliseconds backoff_max{300000};
   std::size_t queue_limit = 1024;  // requests waiting; beyond it submit() refuses
+  // Due work that has waited longer than this ranks with the fast polls (no starvation).
+  std::chrono::milliseconds starvation_limit{5000};
 };
 
 using Callback = std::function<void(const Response&)>;
@@ -134,6 +136,7 @@ class Bus {
   // request is refused without touching the line, and the request on the line is interrupted (TCP
   // at once; a serial line at its response timeout).
   void drain();
+  bool draining() const;
   // Asks the worker to stop after what it is doing; queued work is refused.
   void request_stop();
   // request_stop(), then waits for the worker up to `deadline`. False when the worker is still in

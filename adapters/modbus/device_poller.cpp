@@ -137,6 +137,7 @@ struct DevicePoller::Impl {
     bool failing = false;
   };
   std::map<std::uint16_t, HeartbeatState> heartbeats;  // by model address
+  bool closing = false;  // release_all ran (bus thread): later commands are refused
   Mutex posted_mu;
   std::set<Bus::TaskId> posted GUARDED_BY(posted_mu);  // one-shot control work not yet run: cancelled on destruction
 
@@ -199,9 +200,10 @@ struct DevicePoller::Impl {
   // silent. Answering again after silence means it may have restarted and forgotten: held
   // setpoints are written again. An exception for one block is not silence, so it never triggers
   // re-assertion.
-  void note_contact(bool answered) {
+  void note_contact(Contact c) {
+    if (c == Contact::kUnknown) return;
     MutexLock lock(ctl_mu);
-    holder->on_contact(answered);
+    holder->on_contact(c == Contact::kAnswered);
   }
   void note_poll(bool ok, const std::string& error) {
     MutexLock lock(status_mu);
@@ -287,7 +289,7 @@ void DevicePoller::Impl::poll_class(PollClass c) {
     req.address = rr.start;
     req.count = rr.count;
     const Response resp = bus.execute_now(req);
-    note_contact(answered(resp));
+    note_contact(contact(resp));
     if (resp.outcome != Outcome::kOk) {
       std::vector<std::string> names;
       for (std::size_t k : rr.points) names.push_back(profile->points[cp.wanted[k]].name);
@@ -321,7 +323,7 @@ void DevicePoller::Impl::sunspec_discover() {
     next_discovery = SteadyClock::now() + rediscover;
     rediscover = std::min(kRediscoverMax, rediscover * 2);
     note_poll(false, "SunSpec discovery: " + std::string(sunspec::to_string(d.error)));
-    note_contact(false);
+    note_contact(Contact::kSilent);
     return;
   }
   models = d.models;
@@ -331,6 +333,9 @@ void DevicePoller::Impl::sunspec_discover() {
   status.models.clear();
   for (const auto& m : models) status.models.push_back(m.id);
   spdlog::info("device {}: SunSpec at {} with {} models", id, d.base.value_or(0), models.size());
+  lock.unlock();
+  // Every model once now (nameplates and settings too), not only at its class's next turn.
+  sunspec_poll(PollClass::kFast, /*all=*/true);
 }
 
 // Reads the discovered models of one poll class (every model with all = true).
@@ -344,7 +349,7 @@ void DevicePoller::Impl::sunspec_poll(PollClass cls, bool all) {
     if (def == nullptr || (!all && sunspec_poll_class(m.id) != cls)) continue;
     current_period = periods.of(sunspec_poll_class(m.id));
     const sunspec::ReadStatus st = sunspec::read_model(reader, m, model_block);
-    note_contact(answered(st));
+    note_contact(contact(st));
     if (st.kind != sunspec::ReadStatus::Kind::kOk) {
       const std::string why = "model " + std::to_string(m.id) + ": " + sunspec::to_string(st);
       // Its points say so at once (error quality), as a profile device's do: an honest "error"
@@ -455,7 +460,7 @@ bool DevicePoller::Impl::write_plan(const WritePlan& plan, ControlEvent& ev) {
     req.address = w.address;
     req.values = w.values;
     const Response r = bus.execute_now(req);
-    note_contact(answered(r));
+    note_contact(contact(r));
     if (r.outcome == Outcome::kException) {
       ev.outcome = ControlOutcome::kRefused;
       ev.detail = fmt::format("the device refused the write at {} with exception {}", w.address, r.exception_code);
@@ -506,7 +511,7 @@ ControlEvent DevicePoller::Impl::apply_sunspec(ControlEvent ev, std::optional<do
   UnitRegisterReader reader(bus, unit);
   std::vector<std::uint16_t> block;
   if (const auto st = sunspec::read_model(reader, *m, block); !st.is_ok()) {
-    note_contact(answered(st));
+    note_contact(contact(st));
     ev.outcome = ControlOutcome::kFailed;
     ev.detail = "reading the model before writing: " + sunspec::to_string(st);
     return ev;
@@ -673,7 +678,7 @@ void DevicePoller::Impl::heartbeat_tick() {
     req.address = w->address;
     req.values = w->values;
     const Response r = bus.execute_now(req);
-    note_contact(answered(r));
+    note_contact(contact(r));
     const bool ok = r.outcome == Outcome::kOk;
     // Heartbeats are not audited one by one (one every few seconds, forever): only the first,
     // and each change between failing and working, per heartbeat register.
@@ -700,6 +705,7 @@ void DevicePoller::Impl::heartbeat_tick() {
 }
 
 void DevicePoller::Impl::control_tick() {
+  if (bus.draining()) return;  // shutting down: releases only, no keep-alives or heartbeats
   heartbeat_tick();
   std::vector<DueWrite> writes;
   {
@@ -777,6 +783,19 @@ void DevicePoller::set_control(ControlSink* sink, ControlSettings settings) {
 void DevicePoller::set(SetpointCommand command, ControlCallback done) {
   Impl* impl = impl_.get();
   auto task = [impl, command, done] {
+    if (impl->closing) {  // after release_all (shutdown): never applied, so never left held
+      ControlEvent ev;
+      ev.timestamp_ms = unix_ms();
+      ev.device = impl->id;
+      ev.point = command.point;
+      ev.value = command.value;
+      ev.actor = command.actor;
+      ev.reason = command.reason;
+      ev.outcome = ControlOutcome::kFailed;
+      ev.detail = "the gateway is stopping";
+      if (done) done(ev);
+      return;
+    }
     const ControlEvent ev =
         impl->apply(command.point, command.value, ControlAction::kSet, command.actor, command.reason);
     impl->hold(command, ev);
@@ -816,6 +835,7 @@ std::future<void> DevicePoller::release_all(const std::string& reason) {
   auto finished = std::make_shared<std::promise<void>>();
   std::future<void> f = finished->get_future();
   const bool posted = impl->post_control([impl, reason, finished] {
+    impl->closing = true;
     std::vector<std::pair<std::string, std::string>> points;
     {
       MutexLock lock(impl->ctl_mu);

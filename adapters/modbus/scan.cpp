@@ -230,6 +230,7 @@ BusSettings scan_bus_settings(BusSettings settings, const ScanOptions& options) 
   settings.timeout = options.probe_timeout;
   settings.timeout_floor = std::min(settings.timeout_floor, options.probe_timeout);
   settings.timeout_ceiling = std::max(settings.timeout_ceiling, options.probe_timeout);
+  settings.probe_timeout = options.probe_timeout;  // every unit of a scan is asked as a probe
   return settings;
 }
 

@@ -48,8 +48,12 @@ class LibmodbusTransport final : public Transport {
   }
 
   bool connect() override {
-    std::lock_guard lock(fd_mu_);
-    if (fd_ >= 0) return true;
+    {
+      std::lock_guard lock(fd_mu_);
+      if (fd_ >= 0) return true;
+    }
+    // Without the lock: a connect may take a name lookup and a SYN timeout, and interrupt()
+    // must never wait for it. Only this (the bus) thread opens and closes the connection.
     if (ctx_ == nullptr) {
       ctx_ = settings_.rtu ? modbus_new_rtu(settings_.device.c_str(), settings_.baud, settings_.parity,
                                             settings_.data_bits, settings_.stop_bits)
@@ -63,6 +67,7 @@ class LibmodbusTransport final : public Transport {
       error_ = modbus_strerror(errno);
       return false;
     }
+    std::lock_guard lock(fd_mu_);
     fd_ = modbus_get_socket(ctx_);
     error_.clear();
     return true;
@@ -82,12 +87,15 @@ class LibmodbusTransport final : public Transport {
     Response resp;
     {
       std::lock_guard lock(fd_mu_);
+      if (interrupted_) {  // interrupted before it started: not sent
+        resp.outcome = Outcome::kRefused;
+        return resp;
+      }
       if (fd_ < 0) {
         resp.outcome = Outcome::kIoError;
         return resp;
       }
       in_flight_ = true;
-      interrupted_ = false;
     }
     modbus_set_slave(ctx_, r.unit);
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
@@ -130,6 +138,7 @@ class LibmodbusTransport final : public Transport {
       in_flight_ = false;
       interrupted = interrupted_;
     }
+    if (interrupted) close();  // shut down under the exchange, even if its answer made it
     if (rc >= 0) return resp;
     resp.registers.clear();
     resp.outcome = interrupted ? Outcome::kRefused : classify(err, &resp.exception_code);
@@ -167,11 +176,15 @@ class LibmodbusTransport final : public Transport {
 
   void interrupt() override {
     std::lock_guard lock(fd_mu_);
-    if (!in_flight_ || fd_ < 0) return;
-    interrupted_ = true;
+    interrupted_ = true;  // also ends the next exchange before it starts, until resume()
     // TCP: the blocked select() sees end of stream at once. A serial line cannot be woken from
     // another thread without signals; its exchange ends at its (bounded) response timeout.
-    if (!settings_.rtu) ::shutdown(fd_, SHUT_RDWR);
+    if (in_flight_ && fd_ >= 0 && !settings_.rtu) ::shutdown(fd_, SHUT_RDWR);
+  }
+
+  void resume() override {
+    std::lock_guard lock(fd_mu_);
+    interrupted_ = false;
   }
 
   std::string last_error() const override { return error_; }
@@ -222,6 +235,11 @@ std::string_view to_string(Outcome o) {
 bool answered(Outcome outcome, int exception_code) {
   return outcome == Outcome::kOk ||
          (outcome == Outcome::kException && exception_code != 10 && exception_code != 11);
+}
+
+Contact contact(Outcome outcome, int exception_code) {
+  if (answered(outcome, exception_code)) return Contact::kAnswered;
+  return outcome == Outcome::kMalformed || outcome == Outcome::kRefused ? Contact::kUnknown : Contact::kSilent;
 }
 
 std::unique_ptr<Transport> make_libmodbus_transport(const BusSettings& settings) {

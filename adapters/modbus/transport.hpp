@@ -55,6 +55,13 @@ struct Response {
 bool answered(Outcome outcome, int exception_code);
 inline bool answered(const Response& r) { return answered(r.outcome, r.exception_code); }
 
+// What a request says about the unit being there, for re-asserting setpoints after silence: it
+// answered (answered() above), it was silent (timeout, I/O error, offline, a gateway's 10/11), or
+// it says nothing (a garbled reply on a noisy line, a request not sent because the bus stops).
+enum class Contact : std::uint8_t { kAnswered, kSilent, kUnknown };
+Contact contact(Outcome outcome, int exception_code);
+inline Contact contact(const Response& r) { return contact(r.outcome, r.exception_code); }
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -75,8 +82,11 @@ class Transport {
   // `quiet`, for at most `limit`.
   virtual void resync(std::chrono::milliseconds quiet, std::chrono::milliseconds limit) = 0;
 
-  // Any thread: ends a blocked exchange now, and every later one until connect() succeeds again.
+  // Any thread: ends the exchange on the line now (kRefused), and refuses every later one until
+  // resume() (so an interrupt that lands between exchanges is not lost).
   virtual void interrupt() = 0;
+  // Lets exchanges run again after interrupt() (the bus, for setpoint releases at shutdown).
+  virtual void resume() = 0;
 
   virtual std::string last_error() const = 0;
 };

@@ -12,6 +12,9 @@ UnitPolicy::UnitPolicy(const UnitPolicySettings& settings)
 
 milliseconds UnitPolicy::timeout() const {
   if (state_ == State::kOnline) return timeout_;
+  // A unit heard before is probed with the timeout its latency earned (a slow device stays
+  // reachable); one never heard from with probe_timeout.
+  if (srtt_ms_ >= 0) return rto_;
   return std::max(std::min(timeout_, settings_->probe_timeout), milliseconds(1));
 }
 
@@ -26,6 +29,7 @@ void UnitPolicy::on_answer(std::chrono::microseconds latency) {
   }
   const auto rto = milliseconds(static_cast<std::int64_t>(std::ceil(srtt_ms_ + 4 * rttvar_ms_)));
   timeout_ = std::clamp(rto, settings_->timeout_floor, settings_->timeout_ceiling);
+  rto_ = timeout_;
   state_ = State::kOnline;
   consecutive_failures_ = 0;
   backoff_ = milliseconds(0);

@@ -4,9 +4,10 @@
 //
 // - Online units get an adaptive timeout: smoothed latency + 4 x its deviation (TCP's RTO, RFC
 //   6298) within [timeout_floor, timeout_ceiling]; a timeout doubles it up to the ceiling.
-// - Units that never answered or are offline are probed: their timeout is the adaptive one capped
-//   at probe_timeout, so a silent unit costs the line at most probe_timeout per attempt, whatever
-//   buses.timeout is.
+// - Units that never answered are probed with probe_timeout, so a silent unit costs the line at
+//   most probe_timeout per attempt, whatever buses.timeout is. Units that answered before and
+//   went offline are probed with the timeout their measured latency earned (without the doubling
+//   of their last timeouts): a slow device stays reachable.
 // - After `failures_before_offline` consecutive failures a unit is offline and backs off
 //   exponentially (backoff_initial .. backoff_max); while it backs off, may_send() is false and the
 //   bus answers its requests kOffline without touching the line. Any answer (answered() in
@@ -62,6 +63,7 @@ class UnitPolicy {
   double srtt_ms_ = -1;
   double rttvar_ms_ = 0;
   std::chrono::milliseconds timeout_;
+  std::chrono::milliseconds rto_{0};  // from the measured latency alone (no doubling)
 };
 
 }  // namespace gridlet::adapters::modbus

@@ -48,4 +48,9 @@ bool answered(const sunspec::ReadStatus& status) {
   return false;
 }
 
+Contact contact(const sunspec::ReadStatus& status) {
+  if (answered(status)) return Contact::kAnswered;
+  return status.kind == sunspec::ReadStatus::Kind::kMalformed ? Contact::kUnknown : Contact::kSilent;
+}
+
 }  // namespace gridlet::adapters::modbus

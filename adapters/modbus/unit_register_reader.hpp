@@ -27,5 +27,7 @@ class UnitRegisterReader final : public sunspec::RegisterReader {
 // The bus's rule (answered() in transport.hpp) for a SunSpec read: data, an inconsistent model
 // (the device answered every request) or a Modbus exception of the unit's own.
 bool answered(const sunspec::ReadStatus& status);
+// contact() (transport.hpp) of a SunSpec read.
+Contact contact(const sunspec::ReadStatus& status);
 
 }  // namespace gridlet::adapters::modbus

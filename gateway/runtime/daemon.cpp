@@ -56,6 +56,7 @@ constexpr auto kReleaseDeadline = 3s;
 // At shutdown, bus threads must have stopped this long after the signal; one still stuck in an
 // exchange (a serial line waiting out its timeout) is abandoned.
 constexpr auto kBusStopDeadline = 4s;
+constexpr std::chrono::milliseconds kBusStopGrace{200};
 // Rows kept in each of the event and audit logs (the oldest go first).
 constexpr std::size_t kEventLogRows = 1'000'000;
 
@@ -175,7 +176,9 @@ struct ModbusFleet {
     for (auto& b : buses) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           stop_until - std::chrono::steady_clock::now());
-      stopped = b->stop(std::max(left, std::chrono::milliseconds(0))) && stopped;
+      // An idle bus stops at once; even past the deadline each gets a moment before it counts
+      // as stuck.
+      stopped = b->stop(std::max(left, kBusStopGrace)) && stopped;
     }
     return stopped;
   }
@@ -560,10 +563,6 @@ int run_daemon(const DaemonOptions& options) {
     stop_started = std::chrono::steady_clock::now();
     spdlog::info("signal {}: shutting down", sig);
     sd_notify(0, "STOPPING=1");
-    fleet->begin_shutdown();
-    server->stop();
-    loop_timer.cancel();
-    signals.cancel();
     deadline_thread = std::thread([&] {
       std::unique_lock lock(stop_mu);
       if (!stop_cv.wait_for(lock, kShutdownDeadline, [&] { return loop_done; })) {
@@ -571,6 +570,10 @@ int run_daemon(const DaemonOptions& options) {
         ioc.stop();
       }
     });
+    fleet->begin_shutdown();
+    server->stop();
+    loop_timer.cancel();
+    signals.cancel();
   };
   signals.async_wait(on_signal);
 
@@ -587,11 +590,26 @@ int run_daemon(const DaemonOptions& options) {
     fleet->begin_shutdown();
   }
   const bool buses_stopped = fleet->finish_shutdown(stop_started + kReleaseDeadline, stop_started + kBusStopDeadline);
-  if (buses_stopped) {
-    fleet.reset();
-  } else {
-    (void)fleet.release();  // a bus thread still uses it: left to the process's end, below
+  if (!buses_stopped) {
+    // A bus thread is still inside an exchange (a serial line waiting out its timeout). When it
+    // returns it may report to the fleet, the event log, the API's executors and the log: none of
+    // them is destroyed. What was acknowledged is committed, then the process ends here.
+    blocking->join();
+    {
+      std::lock_guard lock(stop_mu);
+      loop_done = true;
+    }
+    stop_cv.notify_all();
+    if (deadline_thread.joinable()) deadline_thread.join();
+    event_log->flush();
+    telemetry->flush();
+    spdlog::warn("stopped with a bus thread abandoned; {} samples committed this run",
+                 telemetry->stats().samples_committed);
+    spdlog::default_logger()->flush();
+    (void)fleet.release();
+    std::_Exit(kExitOk);
   }
+  fleet.reset();
   server.reset();
   blocking->join();
   blocking.reset();
@@ -606,13 +624,6 @@ int run_daemon(const DaemonOptions& options) {
   const auto st = telemetry->stats();
   telemetry.reset();  // joins the writer
   spdlog::info("stopped; {} samples committed this run", st.samples_committed);
-  if (!buses_stopped) {
-    // Everything acknowledged is committed; a bus thread is still inside an exchange and may
-    // touch the fleet when it returns, so the process ends here, without running destructors.
-    spdlog::warn("stopped with a bus thread abandoned");
-    spdlog::shutdown();
-    std::_Exit(kExitOk);
-  }
   return kExitOk;
 }
 

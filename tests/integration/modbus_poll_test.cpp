@@ -100,15 +100,15 @@ TEST(ModbusPoll, DeadUnitBacksOffAndNeverStallsItsNeighbours) {
 }
 
 // Counts the healthy device's good fast-class readings over a measurement window and checks
-// they reach `share` of the ideal poll rate (200 ms fast class).
+// they reach `share` of the ideal poll rate (one per `period`).
 void expect_poll_rate(const CollectingSink& sink, const std::string& device, const std::string& point,
-                      std::chrono::seconds window, double share) {
+                      std::chrono::seconds window, double share, std::chrono::milliseconds period = 200ms) {
   const int before = sink.count(device, point, Quality::kGood);
   const auto t0 = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(window);  // a measurement window, not a wait for a condition
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int polls = sink.count(device, point, Quality::kGood) - before;
-  const double ideal = seconds / 0.2;
+  const double ideal = seconds / std::chrono::duration<double>(period).count();
   EXPECT_GE(polls, static_cast<int>(ideal * share)) << "got " << polls << " of an ideal " << ideal;
 }
 
@@ -148,13 +148,14 @@ TEST(ModbusPoll, ASilentNeighbourCostsAHealthyUnitLittleEvenWithALongBusTimeout)
   s.timeout_ceiling = 5s;
   CollectingSink sink;
   Bus bus(s);
-  DevicePoller silent(bus, "silent", 1, sdm630(), sink, quick());
-  DevicePoller healthy(bus, "healthy", 4, sdm630(), sink, quick());
+  // The default poll periods (fast 1 s) and probe timeout (500 ms): a probe delays a fast poll,
+  // it does not cost one.
+  const PollPeriods defaults{};
+  DevicePoller silent(bus, "silent", 1, sdm630(), sink, defaults);
+  DevicePoller healthy(bus, "healthy", 4, sdm630(), sink, defaults);
   silent.start();
   healthy.start();
-  // From the start: the silent unit's three probes, then one per backoff period (2 s, 4 s):
-  // about 85 % of the polls of a quiet line over these 10 s, 96 % over 60 s.
-  expect_poll_rate(sink, "healthy", "power_total_w", 10s, 0.75);
+  expect_poll_rate(sink, "healthy", "power_total_w", 12s, 0.75, defaults.fast);
   const auto h = bus.health();
   EXPECT_FALSE(h.units.at(1).online);
   EXPECT_LE(h.timeout, 5s);

@@ -82,17 +82,19 @@ class FakeTransport final : public adapters::modbus::Transport {
   }
   Response exchange(const Request& r, std::chrono::milliseconds timeout) override {
     std::unique_lock lock(mu_);
+    Response resp;
+    if (interrupted_) {  // not sent
+      resp.outcome = Outcome::kRefused;
+      return resp;
+    }
     const std::size_t index = log_.size();
     log_.push_back({r.unit, r.op, r.address, timeout});
-    Response resp;
     if (index == hold_at_) {
       holding_ = true;
-      interrupted_ = false;
       cv_.notify_all();
       cv_.wait(lock, [&] { return hold_at_ != index || interrupted_; });
       holding_ = false;
       if (interrupted_) {
-        interrupted_ = false;
         resp.outcome = Outcome::kRefused;
         return resp;
       }
@@ -127,10 +129,12 @@ class FakeTransport final : public adapters::modbus::Transport {
   void interrupt() override {
     std::lock_guard lock(mu_);
     ++interrupts_;
-    if (holding_) {
-      interrupted_ = true;
-      cv_.notify_all();
-    }
+    interrupted_ = true;
+    cv_.notify_all();
+  }
+  void resume() override {
+    std::lock_guard lock(mu_);
+    interrupted_ = false;
   }
   std::string last_error() const override { return ""; }
 

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "adapters/modbus/bus.hpp"
@@ -61,6 +62,19 @@ TEST(UnitPolicy, ThreeFailuresTakeAUnitOfflineAndItsBackoffDoublesPerFailedProbe
   EXPECT_EQ(p.state(), UnitPolicy::State::kOnline);
   EXPECT_EQ(p.backoff(), 0ms);
   EXPECT_TRUE(p.may_send(t0 + 14s));
+}
+
+TEST(UnitPolicy, AUnitHeardBeforeIsProbedWithTheTimeoutItsLatencyEarned) {
+  UnitPolicySettings s;
+  s.timeout = 5s;
+  s.timeout_ceiling = 5s;
+  s.probe_timeout = 500ms;
+  UnitPolicy p(s);
+  p.on_answer(700ms);  // a slow device: 700 + 4 x 350 ms
+  EXPECT_EQ(p.timeout(), 2100ms);
+  for (int i = 0; i < 3; ++i) p.on_silence(Outcome::kTimeout, TimePoint{});
+  ASSERT_EQ(p.state(), UnitPolicy::State::kOffline);
+  EXPECT_EQ(p.timeout(), 2100ms) << "neither the short probe (it would never answer in time) nor the doubled timeout";
 }
 
 TEST(UnitPolicy, TimeoutsDoubleUpToTheCeilingAndAnswersBringThemBack) {
@@ -209,8 +223,26 @@ TEST(Bus, APollOfASilentUnitIsAProbeThatGoesAfterHealthyUnitsAndWaitsOnlyTheProb
   EXPECT_GT(healthy_polls.load(), 0);
 }
 
+TEST(Bus, WorkThatWaitedTooLongOnASaturatedLineRunsAnyway) {
+  BusSettings s;
+  s.starvation_limit = 50ms;
+  Rig rig(s);
+  // Fast polls that take longer than their period keep the line busy all the time.
+  rig.bus->every(1ms, Priority::kFast, 1, [&] {
+    rig.bus->execute_now(read(1, 1));
+    std::this_thread::sleep_for(2ms);  // stands for the time the request takes on a real line
+  });
+  Latch done;
+  rig.bus->post(Priority::kDiscovery, [&] { done.hit(); });
+  EXPECT_TRUE(done.wait(1, 2s)) << "discovery starved behind the fast polls";
+  rig.bus->stop();
+}
+
 TEST(Bus, ALateReplyIsChargedToTheLateUnitAndTheInnocentRequestIsTriedAgain) {
-  Rig rig;
+  BusSettings serial;  // a serial line: TCP drops the connection instead, so nothing arrives late
+  serial.rtu = true;
+  serial.frame_gap = 1ms;
+  Rig rig(serial);
   rig.line->silent(2);
   rig.line->stale_frames_survive_resync(1);  // the late frame arrives after the resync window
   Latch done;
