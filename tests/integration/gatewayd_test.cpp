@@ -643,20 +643,24 @@ std::int64_t wmaxlim_ena(int port) {
   return ena ? static_cast<std::int64_t>(ena->raw) : -1;
 }
 
+// A configuration with one TCP bus to devsim's `port` and SunSpec inverters at units 1 and 2.
+std::string two_inverters(const std::filesystem::path& data, int port, const std::string& bus_keys,
+                          const std::string& first, const std::string& second) {
+  return "[site]\nid = \"it\"\n[storage]\ndata_dir = \"" + data.string() +
+         "\"\ncommit_interval = \"100ms\"\n"
+         "[[buses]]\nid = \"lan\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " +
+         std::to_string(port) + "\n" + bus_keys + "[[devices]]\nid = \"" + first +
+         "\"\nkind = \"inverter\"\nbus = \"lan\"\nunit_id = 1\nprofile = \"sunspec\"\n"
+         "setpoint_revert = \"3s\"\n[[devices]]\nid = \"" + second +
+         "\"\nkind = \"inverter\"\nbus = \"lan\"\nunit_id = 2\nprofile = \"sunspec\"\n";
+}
+
 TEST_F(GatewaydTest, SetpointsThroughTheApiAreCheckedAuditedAndReleasedAtStop) {
   gridlet::testing::Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter", "--device",
                                 "2=inverter", "--fault", "2=ignore-writes", "--setpoint-delay-ms", "100"});
   const auto port = sim.tcp_port();
   ASSERT_TRUE(port) << sim.log();
-  write_file(config_,
-             "[site]\nid = \"it\"\n[storage]\ndata_dir = \"" + data_.string() +
-                 "\"\ncommit_interval = \"100ms\"\n"
-                 "[[buses]]\nid = \"lan\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " +
-                 std::to_string(*port) + "\ntimeout = \"300ms\"\n" +
-                 "[[devices]]\nid = \"pv\"\nkind = \"inverter\"\nbus = \"lan\"\nunit_id = 1\n"
-                 "profile = \"sunspec\"\nsetpoint_revert = \"3s\"\n"
-                 "[[devices]]\nid = \"pv2\"\nkind = \"inverter\"\nbus = \"lan\"\nunit_id = 2\n"
-                 "profile = \"sunspec\"\n");
+  write_file(config_, two_inverters(data_, *port, "timeout = \"300ms\"\n", "pv", "pv2"));
   const std::string viewer = create_token(tokens_, "viewer");
   const std::string manager = create_token(tokens_, "manager");
   Daemon d(config_, data_);
@@ -747,14 +751,7 @@ TEST_F(GatewaydTest, SigtermIsBoundedWithHeldSetpointsAndABusInTheMiddleOfATimeo
   const auto port = sim.tcp_port();
   ASSERT_TRUE(port) << sim.log();
   write_file(config_,
-             "[site]\nid = \"it\"\n[storage]\ndata_dir = \"" + data_.string() +
-                 "\"\ncommit_interval = \"100ms\"\n"
-                 "[[buses]]\nid = \"lan\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " +
-                 std::to_string(*port) + "\ntimeout = \"10s\"\nprobe_timeout = \"10s\"\n" +
-                 "[[devices]]\nid = \"pv\"\nkind = \"inverter\"\nbus = \"lan\"\nunit_id = 1\n"
-                 "profile = \"sunspec\"\n"
-                 "[[devices]]\nid = \"silent\"\nkind = \"inverter\"\nbus = \"lan\"\nunit_id = 2\n"
-                 "profile = \"sunspec\"\n");
+             two_inverters(data_, *port, "timeout = \"10s\"\nprobe_timeout = \"10s\"\n", "pv", "silent"));
   const std::string manager = create_token(tokens_, "manager");
   Daemon d(config_, data_);
   ASSERT_TRUE(d.ready()) << d.proc().log();
