@@ -2,6 +2,7 @@
 // on the event loop.
 #include <nlohmann/json.hpp>
 
+#include "gateway/api/device_service.hpp"
 #include "gateway/api/responses.hpp"
 #include "gateway/api/router.hpp"
 #include "gateway/runtime/device_registry.hpp"
@@ -19,8 +20,49 @@ void Router::devices(Respond respond) {
   respond(json_response(200, arr));
 }
 
+namespace {
+
+// The /api/v1/buses view of one bus, its units and the devices polled on it.
+json bus_json(const DeviceService::Bus& b) {
+  const auto& s = b.settings;
+  const auto& h = b.health;
+  json units = json::array();
+  for (const auto& [unit, u] : h.units) {
+    units.push_back({{"unit", unit}, {"online", u.online}, {"requests", u.requests},
+                     {"failures", u.failures}, {"last_ok_ms", u.last_ok_ms},
+                     {"backoff_until_ms", u.backoff_until_ms}});
+  }
+  json devs = json::array();
+  for (const auto& st : b.devices) {
+    devs.push_back({{"id", st.id}, {"unit", st.unit}, {"profile", st.profile},
+                    {"sunspec_discovered", st.discovered}, {"sunspec_models", st.models},
+                    {"polls", st.polls}, {"poll_failures", st.poll_failures},
+                    {"counter_discontinuities", st.counter_discontinuities},
+                    {"out_of_range", st.out_of_range}, {"last_error", st.last_error}});
+  }
+  return {{"id", h.id},
+          {"type", s.rtu ? "rtu" : "tcp"},
+          {"endpoint", s.rtu ? s.device : s.host + ":" + std::to_string(s.port)},
+          {"connected", h.connected},
+          {"requests", h.requests},
+          {"ok", h.ok},
+          {"errors", h.errors},
+          {"queue_depth", h.queue_depth},
+          {"latency_avg_ms", h.latency_avg_ms},
+          {"latency_max_ms", h.latency_max_ms},
+          {"timeout_ms", h.timeout.count()},
+          {"units", std::move(units)},
+          {"devices", std::move(devs)}};
+}
+
+}  // namespace
+
 void Router::buses(Respond respond) {
-  respond(json_response(200, context_.buses ? context_.buses() : json::array()));
+  json arr = json::array();
+  if (context_.device_service != nullptr) {
+    for (const auto& b : context_.device_service->buses()) arr.push_back(bus_json(b));
+  }
+  respond(json_response(200, arr));
 }
 
 void Router::device(const Params& params, Respond respond) {

@@ -38,6 +38,8 @@ class EventLog;
 
 namespace gridlet::api {
 
+class DeviceService;
+
 class TokenStore;
 
 // What the API reads and drives. All pointers are owned by the daemon and outlive the server;
@@ -52,22 +54,8 @@ struct ApiContext {
   prometheus::Registry* metrics = nullptr;   // thread-safe
   std::string version;
   std::int64_t started_ms = 0;  // Unix ms when the daemon started
-  // Health of every Modbus bus and its devices, as the /api/v1/buses document (a JSON array).
-  // Called on the loop; must not block (bus statistics are snapshots under a short lock).
-  std::function<nlohmann::json()> buses;
-
-  // Setpoints of devices. Called on the loop; the callbacks run on a bus thread, once, with the
-  // outcome of the write and read-back. Unset members answer 503.
-  using ControlDone = std::function<void(const adapters::ControlEvent&)>;
-  struct Controls {
-    // {"controls": [...], "setpoints": [...]} of one device; nullopt when there is no such device.
-    std::function<std::optional<nlohmann::json>(const std::string& device)> describe;
-    // False when there is no such (enabled) device.
-    std::function<bool(const std::string& device, adapters::SetpointCommand, ControlDone)> set;
-    std::function<bool(const std::string& device, const std::string& point, const std::string& actor,
-                       const std::string& reason, ControlDone)>
-        release;
-  } controls;
+  // Buses, devices' controls and setpoints (null: /api/v1/buses is empty, setpoints answer 503).
+  DeviceService* device_service = nullptr;
   store::EventLog* events = nullptr;  // thread-safe; event and audit logs
 };
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/device.hpp"
+#include "gateway/api/device_service.hpp"
 #include "gateway/api/responses.hpp"
 #include "gateway/api/router.hpp"
 #include "adapters/clock.hpp"
@@ -34,11 +35,25 @@ constexpr std::size_t kMaxReasonLength = 200;
 }  // namespace
 
 void Router::setpoints(const Params& params, Respond respond) {
-  if (!context_.controls.describe) return respond(unavailable("setpoints are not available"));
+  if (context_.device_service == nullptr) return respond(unavailable("setpoints are not available"));
   const std::string& id = params.at("id");
-  auto doc = context_.controls.describe(id);
-  if (!doc) return respond(error_response(404, "not_found", "no such device: " + id));
-  respond(json_response(200, *doc));
+  const auto c = context_.device_service->controls(id);
+  if (!c) return respond(error_response(404, "not_found", "no such device: " + id));
+  auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  json controls = json::array();
+  for (const auto& info : c->controls) {
+    controls.push_back({{"point", info.point}, {"unit", info.unit}, {"min", opt(info.min)},
+                        {"max", opt(info.max)}, {"failsafe", opt(info.failsafe)}, {"release", info.release}});
+  }
+  json held = json::array();
+  for (const auto& s : c->setpoints) {
+    held.push_back({{"point", s.point}, {"value", s.value}, {"actor", s.actor}, {"reason", s.reason},
+                    {"since_ms", s.since_ms}, {"until_ms", s.until_ms}, {"last_write_ms", s.last_write_ms},
+                    {"last_outcome", std::string(adapters::to_string(s.last_outcome))},
+                    {"last_detail", s.last_detail}, {"keepalive_ms", s.keepalive_ms},
+                    {"releasing", s.releasing}});
+  }
+  respond(json_response(200, json{{"device", id}, {"controls", std::move(controls)}, {"setpoints", std::move(held)}}));
 }
 
 void Router::answer_control(store::EventLog* events, const Executors& executors,
@@ -76,7 +91,7 @@ void Router::answer_control(store::EventLog* events, const Executors& executors,
 
 void Router::put_setpoint(const Params& params, const Request& request, const TokenInfo& who,
                           Respond respond) {
-  if (!context_.controls.set) return respond(unavailable("setpoints are not available"));
+  if (context_.device_service == nullptr) return respond(unavailable("setpoints are not available"));
   const std::string& id = params.at("id");
   const std::string& point = params.at("point");
   if (!valid_name(id) || !valid_name(point)) {
@@ -115,7 +130,7 @@ void Router::put_setpoint(const Params& params, const Request& request, const To
   }
   if (!body.contains("value")) return respond(error_response(400, "bad_request", "value is required"));
   const std::uint64_t since = context_.events ? context_.events->appended() : 0;
-  if (!context_.controls.set(id, std::move(cmd), [events = context_.events, executors = executors_, since,
+  if (!context_.device_service->set(id, std::move(cmd), [events = context_.events, executors = executors_, since,
                                                    respond](const adapters::ControlEvent& ev) {
         answer_control(events, executors, ev, since, respond);
       })) {
@@ -125,7 +140,7 @@ void Router::put_setpoint(const Params& params, const Request& request, const To
 
 void Router::delete_setpoint(const Params& params, const Query& query, const TokenInfo& who,
                              Respond respond) {
-  if (!context_.controls.release) return respond(unavailable("setpoints are not available"));
+  if (context_.device_service == nullptr) return respond(unavailable("setpoints are not available"));
   const std::string& id = params.at("id");
   const std::string& point = params.at("point");
   const auto reason_it = query.find("reason");
@@ -135,7 +150,7 @@ void Router::delete_setpoint(const Params& params, const Query& query, const Tok
   }
   const std::string actor = std::string(to_string(who.role)) + ":" + who.name;
   const std::uint64_t since = context_.events ? context_.events->appended() : 0;
-  if (!context_.controls.release(id, point, actor, reason,
+  if (!context_.device_service->release(id, point, actor, reason,
                                  [events = context_.events, executors = executors_, since,
                                   respond](const adapters::ControlEvent& ev) {
                                    answer_control(events, executors, ev, since, respond);

@@ -25,6 +25,7 @@
 #include "adapters/modbus/device_poller.hpp"
 #include "adapters/modbus/profile.hpp"
 #include "gateway/api/auth.hpp"
+#include "gateway/api/device_service.hpp"
 #include "gateway/api/server.hpp"
 #include "adapters/clock.hpp"
 #include "gateway/runtime/device_registry.hpp"
@@ -144,20 +145,20 @@ class AuditSink final : public adapters::ControlSink {
 // The Modbus side of the daemon: one Bus (worker thread) per [[buses]] entry, one poller per
 // enabled device. Destroying it stops every bus, then the pollers go, then the buses (members
 // are destroyed in reverse order: a poller needs its bus until it is gone).
-struct ModbusFleet {
-  std::vector<std::unique_ptr<adapters::modbus::Bus>> buses;
+struct ModbusFleet final : api::DeviceService {
+  std::vector<std::unique_ptr<adapters::modbus::Bus>> buses_;
   std::vector<std::unique_ptr<adapters::modbus::DevicePoller>> pollers;
   std::map<std::string, adapters::modbus::DevicePoller*> by_id;
   std::vector<std::future<void>> releases;  // begin_shutdown()'s
   ~ModbusFleet() {
-    for (auto& b : buses) b->request_stop();  // all at once: shutdown waits for the slowest only
-    for (auto& b : buses) b->stop();
+    for (auto& b : buses_) b->request_stop();  // all at once: shutdown waits for the slowest only
+    for (auto& b : buses_) b->stop();
   }
 
   // Shutdown, first step (on the loop, at the signal): every bus stops polling and interrupts the
   // request on its line, and every held setpoint is released to its fail-safe, all buses at once.
   void begin_shutdown() {
-    for (auto& b : buses) b->drain();
+    for (auto& b : buses_) b->drain();
     for (auto& p : pollers) releases.push_back(p->release_all("the gateway is stopping"));
   }
   // Second step: waits for the releases until `release_until`, then for the bus threads until
@@ -171,9 +172,9 @@ struct ModbusFleet {
         break;
       }
     }
-    for (auto& b : buses) b->request_stop();
+    for (auto& b : buses_) b->request_stop();
     bool stopped = true;
-    for (auto& b : buses) {
+    for (auto& b : buses_) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           stop_until - std::chrono::steady_clock::now());
       // An idle bus stops at once; even past the deadline each gets a moment before it counts
@@ -186,7 +187,7 @@ struct ModbusFleet {
   // Online means the device's unit answered its last request (the bus's view, which also knows
   // about units backing off); called on the loop.
   void update_registry(DeviceRegistry& registry) const {
-    for (const auto& bus : buses) {
+    for (const auto& bus : buses_) {
       const auto h = bus->health();
       for (const auto& p : pollers) {
         if (p->bus_id() != h.id) continue;
@@ -208,79 +209,37 @@ struct ModbusFleet {
     return it == by_id.end() ? nullptr : it->second;
   }
 
-  // Releases every held setpoint to its fail-safe, all buses at once, within the deadline.
-  void release_all(std::chrono::milliseconds deadline) {
-    std::vector<std::future<void>> pending;
-    for (auto& p : pollers) pending.push_back(p->release_all("the gateway is stopping"));
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    for (auto& f : pending) {
-      if (f.wait_until(until) != std::future_status::ready) {
-        spdlog::warn("shutdown: setpoints not all released in {} ms; the devices' revert timers will",
-                     deadline.count());
-        return;
-      }
-    }
-  }
-
-  // {"device", "controls", "setpoints"} of one device.
-  std::optional<nlohmann::json> describe(const std::string& id) const {
-    const auto* p = find(id);
-    if (p == nullptr) return std::nullopt;
-    auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-    nlohmann::json controls = nlohmann::json::array();
-    for (const auto& c : p->controls()) {
-      controls.push_back({{"point", c.point}, {"unit", c.unit}, {"min", opt(c.min)}, {"max", opt(c.max)},
-                          {"failsafe", opt(c.failsafe)}, {"release", c.release}});
-    }
-    nlohmann::json held = nlohmann::json::array();
-    for (const auto& s : p->setpoints()) {
-      held.push_back({{"point", s.point}, {"value", s.value}, {"actor", s.actor}, {"reason", s.reason},
-                      {"since_ms", s.since_ms}, {"until_ms", s.until_ms},
-                      {"last_write_ms", s.last_write_ms},
-                      {"last_outcome", std::string(adapters::to_string(s.last_outcome))},
-                      {"last_detail", s.last_detail}, {"keepalive_ms", s.keepalive_ms},
-                      {"releasing", s.releasing}});
-    }
-    return nlohmann::json{{"device", id}, {"controls", std::move(controls)}, {"setpoints", std::move(held)}};
-  }
-
-  // The /api/v1/buses document.
-  nlohmann::json health_json() const {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& bus : buses) {
-      const auto h = bus->health();
-      const auto& s = bus->settings();
-      nlohmann::json units = nlohmann::json::array();
-      for (const auto& [unit, u] : h.units) {
-        units.push_back({{"unit", unit}, {"online", u.online}, {"requests", u.requests},
-                         {"failures", u.failures}, {"last_ok_ms", u.last_ok_ms},
-                         {"backoff_until_ms", u.backoff_until_ms}});
-      }
-      nlohmann::json devs = nlohmann::json::array();
+  // ---- api::DeviceService: typed answers, turned into JSON by the API's views.
+  std::vector<api::DeviceService::Bus> buses() const override {
+    std::vector<api::DeviceService::Bus> out;
+    for (const auto& bus : buses_) {
+      api::DeviceService::Bus b;
+      b.settings = bus->settings();
+      b.health = bus->health();
       for (const auto& p : pollers) {
-        const auto st = p->status();
-        if (p->bus_id() != s.id) continue;
-        devs.push_back({{"id", st.id}, {"unit", st.unit}, {"profile", st.profile},
-                        {"sunspec_discovered", st.discovered}, {"sunspec_models", st.models},
-                        {"polls", st.polls}, {"poll_failures", st.poll_failures},
-                        {"counter_discontinuities", st.counter_discontinuities},
-                        {"out_of_range", st.out_of_range}, {"last_error", st.last_error}});
+        if (p->bus_id() == b.settings.id) b.devices.push_back(p->status());
       }
-      out.push_back({{"id", h.id},
-                     {"type", s.rtu ? "rtu" : "tcp"},
-                     {"endpoint", s.rtu ? s.device : s.host + ":" + std::to_string(s.port)},
-                     {"connected", h.connected},
-                     {"requests", h.requests},
-                     {"ok", h.ok},
-                     {"errors", h.errors},
-                     {"queue_depth", h.queue_depth},
-                     {"latency_avg_ms", h.latency_avg_ms},
-                     {"latency_max_ms", h.latency_max_ms},
-                     {"timeout_ms", h.timeout.count()},
-                     {"units", std::move(units)},
-                     {"devices", std::move(devs)}});
+      out.push_back(std::move(b));
     }
     return out;
+  }
+  std::optional<Controls> controls(const std::string& id) const override {
+    const auto* p = find(id);
+    if (p == nullptr) return std::nullopt;
+    return Controls{p->controls(), p->setpoints()};
+  }
+  bool set(const std::string& id, adapters::SetpointCommand cmd, ControlDone done) override {
+    auto* p = find(id);
+    if (p == nullptr) return false;
+    p->set(std::move(cmd), std::move(done));
+    return true;
+  }
+  bool release(const std::string& id, const std::string& point, const std::string& actor,
+               const std::string& reason, ControlDone done) override {
+    auto* p = find(id);
+    if (p == nullptr) return false;
+    p->release(point, actor, reason, std::move(done));
+    return true;
   }
 };
 
@@ -307,8 +266,8 @@ std::string start_modbus(const config::Config& cfg, adapters::ReadingSink& sink,
     s.probe_timeout = bc.probe_timeout;
     s.backoff_initial = bc.backoff_initial;
     s.backoff_max = bc.backoff_max;
-    fleet.buses.push_back(std::make_unique<mb::Bus>(s));
-    mb::Bus* bus = fleet.buses.back().get();
+    fleet.buses_.push_back(std::make_unique<mb::Bus>(s));
+    mb::Bus* bus = fleet.buses_.back().get();
     for (const auto& dc : cfg.devices) {
       if (dc.bus != bc.id || !dc.enabled) continue;
       std::shared_ptr<const mb::Profile> profile;
@@ -449,24 +408,8 @@ int run_daemon(const DaemonOptions& options) {
   }
 
   api::ApiContext ctx;
-  ctx.buses = [fleet = fleet.get()] { return fleet->health_json(); };
+  ctx.device_service = fleet.get();
   ctx.events = event_log.get();
-  ctx.controls.describe = [fleet = fleet.get()](const std::string& id) { return fleet->describe(id); };
-  ctx.controls.set = [fleet = fleet.get()](const std::string& id, adapters::SetpointCommand cmd,
-                                           api::ApiContext::ControlDone done) {
-    auto* p = fleet->find(id);
-    if (p == nullptr) return false;
-    p->set(std::move(cmd), std::move(done));
-    return true;
-  };
-  ctx.controls.release = [fleet = fleet.get()](const std::string& id, const std::string& point,
-                                               const std::string& actor, const std::string& reason,
-                                               api::ApiContext::ControlDone done) {
-    auto* p = fleet->find(id);
-    if (p == nullptr) return false;
-    p->release(point, actor, reason, std::move(done));
-    return true;
-  };
   ctx.config = &cfg;
   ctx.clock = &clock;
   ctx.devices = &devices;

@@ -12,6 +12,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "gateway/api/device_service.hpp"
 #include "gateway/api/router.hpp"
 #include "gateway/config/config.hpp"
 #include "adapters/clock.hpp"
@@ -21,6 +22,41 @@
 namespace {
 
 using namespace gridlet;
+
+// The device side: one device, "pv1", whose commands end with the outcome their value selects.
+class FakeDevices final : public api::DeviceService {
+ public:
+  std::vector<Bus> buses() const override { return {}; }
+  std::optional<Controls> controls(const std::string& id) const override {
+    if (id != "pv1") return std::nullopt;
+    return Controls{};
+  }
+  bool set(const std::string& id, adapters::SetpointCommand cmd, ControlDone done) override {
+    if (id != "pv1") return false;
+    adapters::ControlEvent ev;
+    ev.device = id;
+    ev.point = cmd.point;
+    ev.value = cmd.value;
+    ev.actor = cmd.actor;
+    ev.reason = cmd.reason;  // request bytes, echoed in the answer
+    ev.outcome = static_cast<adapters::ControlOutcome>(static_cast<int>(std::fmod(std::abs(cmd.value), 5.0)));
+    ev.detail = cmd.reason;
+    done(ev);
+    return true;
+  }
+  bool release(const std::string& id, const std::string& point, const std::string& actor,
+               const std::string& reason, ControlDone done) override {
+    if (id != "pv1") return false;
+    adapters::ControlEvent ev;
+    ev.device = id;
+    ev.point = point;
+    ev.actor = actor;
+    ev.reason = reason;
+    ev.action = adapters::ControlAction::kRelease;
+    done(ev);
+    return true;
+  }
+};
 
 struct World {
   World() : points(clock) {
@@ -48,47 +84,14 @@ struct World {
     ctx.points = &points;
     ctx.tokens = tokens.get();
     ctx.version = "fuzz";
-    auto outcome_of = [](double v) {
-      const int k = static_cast<int>(std::fmod(std::abs(v), 5.0));
-      return static_cast<adapters::ControlOutcome>(k);
-    };
-    ctx.controls.describe = [](const std::string& id) -> std::optional<nlohmann::json> {
-      if (id != "pv1") return std::nullopt;
-      return nlohmann::json{{"device", id}, {"controls", nlohmann::json::array()},
-                            {"setpoints", nlohmann::json::array()}};
-    };
-    ctx.controls.set = [outcome_of](const std::string& id, adapters::SetpointCommand cmd,
-                                    api::ApiContext::ControlDone done) {
-      if (id != "pv1") return false;
-      adapters::ControlEvent ev;
-      ev.device = id;
-      ev.point = cmd.point;
-      ev.value = cmd.value;
-      ev.actor = cmd.actor;
-      ev.reason = cmd.reason;  // request bytes, echoed in the answer
-      ev.outcome = outcome_of(cmd.value);
-      ev.detail = cmd.reason;
-      done(ev);
-      return true;
-    };
-    ctx.controls.release = [](const std::string& id, const std::string& point, const std::string& actor,
-                              const std::string& reason, api::ApiContext::ControlDone done) {
-      if (id != "pv1") return false;
-      adapters::ControlEvent ev;
-      ev.device = id;
-      ev.point = point;
-      ev.actor = actor;
-      ev.reason = reason;
-      ev.action = adapters::ControlAction::kRelease;
-      done(ev);
-      return true;
-    };
+    ctx.device_service = &devices_service;
     // Executors run inline: the store is absent, so nothing blocks.
     router = std::make_unique<api::Router>(
         ctx, api::Router::Executors{[](api::Router::Task t) { t(); }, [](api::Router::Task t) { t(); },
                                     [](api::Router::Task t) { t(); }});
   }
   adapters::ManualClock clock;
+  FakeDevices devices_service;
   config::Config cfg;
   runtime::DeviceRegistry devices;
   runtime::PointStore points;
