@@ -5,12 +5,11 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "adapters/thread_safety.hpp"
 #include "gateway/store/database.hpp"
 
 namespace gridlet::store {
@@ -53,22 +52,23 @@ struct EventLog::Impl {
   std::filesystem::path path;
   std::size_t max_rows = 0;
 
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Pending> queue;
-  bool job_scheduled = false;  // a drain() is queued on the writer
-  std::uint64_t appended = 0, committed = 0;  // records; `committed` counts failed ones too
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> failed;  // [first, end) record ranges
+  adapters::Mutex mu;
+  adapters::CondVar cv;
+  std::deque<Pending> queue GUARDED_BY(mu);
+  bool job_scheduled GUARDED_BY(mu) = false;  // a drain() is queued on the writer
+  std::uint64_t appended GUARDED_BY(mu) = 0;   // records
+  std::uint64_t committed GUARDED_BY(mu) = 0;  // records, failed ones too
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> failed GUARDED_BY(mu);  // [first, end)
   std::uint64_t since_trim = 0;  // writer thread only
 
-  mutable std::mutex read_mu;
-  mutable detail::Connection reader;
+  mutable adapters::Mutex read_mu;
+  mutable detail::Connection reader GUARDED_BY(read_mu);
 
   // Runs on the store's writer thread: writes everything queued in one transaction.
   void drain(sqlite3* db);
   bool write(sqlite3* db, std::deque<Pending>& batch);
   void trim(sqlite3* db);
-  sqlite3* read_connection() const;
+  sqlite3* read_connection() const REQUIRES(read_mu);
 };
 
 std::unique_ptr<EventLog> EventLog::open(TelemetryStore& store, std::size_t max_rows,
@@ -79,6 +79,7 @@ std::unique_ptr<EventLog> EventLog::open(TelemetryStore& store, std::size_t max_
   impl->max_rows = max_rows;
   // The store created and migrated the file; check that it can be read.
   std::string detail;
+  adapters::MutexLock read_lock(impl->read_mu);
   if (impl->read_connection() == nullptr) {
     if (error) error->message = fmt::format("event log in {}: cannot open it to read", impl->path.string());
     return nullptr;
@@ -93,7 +94,7 @@ EventLog::~EventLog() { flush(); }
 void EventLog::append(std::optional<AuditRecord> audit, std::optional<EventRecord> event, Committed done) {
   bool schedule = false;
   {
-    std::lock_guard lock(impl_->mu);
+    adapters::MutexLock lock(impl_->mu);
     impl_->queue.push_back({std::move(audit), std::move(event), std::move(done)});
     ++impl_->appended;
     schedule = !impl_->job_scheduled;
@@ -104,14 +105,14 @@ void EventLog::append(std::optional<AuditRecord> audit, std::optional<EventRecor
 }
 
 std::uint64_t EventLog::appended() const {
-  std::lock_guard lock(impl_->mu);
+  adapters::MutexLock lock(impl_->mu);
   return impl_->appended;
 }
 
 bool EventLog::flush(std::uint64_t since) {
-  std::unique_lock lock(impl_->mu);
+  adapters::MutexLock lock(impl_->mu);
   const std::uint64_t target = impl_->appended;
-  impl_->cv.wait(lock, [&] { return impl_->committed >= target; });
+  while (impl_->committed < target) impl_->cv.wait(lock);
   return std::none_of(impl_->failed.begin(), impl_->failed.end(),
                       [&](const auto& r) { return r.first < target && r.second > since; });
 }
@@ -119,7 +120,7 @@ bool EventLog::flush(std::uint64_t since) {
 void EventLog::Impl::drain(sqlite3* db) {
   std::deque<Pending> batch;
   {
-    std::lock_guard lock(mu);
+    adapters::MutexLock lock(mu);
     batch.swap(queue);
     job_scheduled = false;
   }
@@ -137,7 +138,7 @@ void EventLog::Impl::drain(sqlite3* db) {
     since_trim = 0;
     trim(db);
   }
-  std::lock_guard lock(mu);
+  adapters::MutexLock lock(mu);
   if (!ok) {
     failed.emplace_back(committed, committed + batch.size());
     if (failed.size() > 64) failed.erase(failed.begin());
@@ -249,7 +250,7 @@ Result<std::vector<Record>> query_log(sqlite3* db, std::string_view columns, std
 }  // namespace
 
 Result<std::vector<EventRecord>> EventLog::events(const LogQuery& q) const {
-  std::lock_guard lock(impl_->read_mu);
+  adapters::MutexLock lock(impl_->read_mu);
   return query_log<EventRecord>(
       impl_->read_connection(), "id, ts_ms, severity, kind, device, point, message", "events", q,
       [](sqlite3_stmt* s) {
@@ -259,7 +260,7 @@ Result<std::vector<EventRecord>> EventLog::events(const LogQuery& q) const {
 }
 
 Result<std::vector<AuditRecord>> EventLog::audit(const LogQuery& q) const {
-  std::lock_guard lock(impl_->read_mu);
+  adapters::MutexLock lock(impl_->read_mu);
   return query_log<AuditRecord>(
       impl_->read_connection(),
       "id, ts_ms, device, point, action, value, readback, outcome, actor, reason, detail", "audit", q,
