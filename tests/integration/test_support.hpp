@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <condition_variable>
@@ -27,6 +29,12 @@
 #include <vector>
 
 namespace gridlet::testing {
+
+// spdlog's registry is built on first use. Build it here, at static initialisation on the main
+// thread, not on the first bus thread that logs: libspdlog is not built with ThreadSanitizer, which
+// then cannot see the guard of that static and reports a race between two buses' first logs. The
+// daemon sets spdlog up in main() before any thread starts.
+inline const bool kSpdlogReady = (spdlog::default_logger(), true);
 
 // The first executable NAME on $PATH (e.g. "node" for the npm interop peers).
 inline std::optional<std::filesystem::path> find_on_path(const std::string& name) {
