@@ -28,6 +28,19 @@ using gridlet::testing::TempDir;
 using namespace std::chrono_literals;
 using namespace gridlet::testing::modbus;
 
+// Counts the healthy device's good fast-class readings over a measurement window and checks
+// they reach `share` of the ideal poll rate (one per `period`).
+void expect_poll_rate(const CollectingSink& sink, const std::string& device, const std::string& point,
+                      std::chrono::seconds window, double share, std::chrono::milliseconds period = 200ms) {
+  const int before = sink.count(device, point, Quality::kGood);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(window);  // a measurement window, not a wait for a condition
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int polls = sink.count(device, point, Quality::kGood) - before;
+  const double ideal = seconds / std::chrono::duration<double>(period).count();
+  EXPECT_GE(polls, static_cast<int>(ideal * share)) << "got " << polls << " of an ideal " << ideal;
+}
+
 TEST(ModbusPoll, SunSpecAndProfileDevicesShareOneTcpConnection) {
   Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter", "--device", "2=battery", "--device",
               "3=meter", "--device", "4=sdm630", "--start-hour", "12"});
@@ -86,30 +99,11 @@ TEST(ModbusPoll, DeadUnitBacksOffAndNeverStallsItsNeighbours) {
            h.units.contains(9) && !h.units.at(9).online && h.units.at(9).backoff_until_ms > 0;
   }));
   EXPECT_GT(sink.count("sdm", "power_total_w", Quality::kError), 0);
-  // Meanwhile the inverter keeps its poll rate: count fast-class reads of model 103 over 4 s.
-  const int before = sink.count("pv", "inverter_three_phase.W", Quality::kGood);
-  const auto t0 = std::chrono::steady_clock::now();
-  std::this_thread::sleep_for(4s);  // a measurement window, not a wait for a condition
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const int polls = sink.count("pv", "inverter_three_phase.W", Quality::kGood) - before;
-  const double ideal = seconds / 0.2;
-  EXPECT_GE(polls, static_cast<int>(ideal * 0.75)) << "got " << polls << " of an ideal " << ideal;
+  // Meanwhile the inverter keeps its poll rate: fast-class reads of model 103 over 4 s.
+  expect_poll_rate(sink, "pv", "inverter_three_phase.W", 4s, 0.75);
   // The simulator says that the dead unit was hardly asked: backoff, not a timeout per poll.
   const auto h = bus.health();
   EXPECT_LE(h.units.at(4).requests, 8u);
-}
-
-// Counts the healthy device's good fast-class readings over a measurement window and checks
-// they reach `share` of the ideal poll rate (one per `period`).
-void expect_poll_rate(const CollectingSink& sink, const std::string& device, const std::string& point,
-                      std::chrono::seconds window, double share, std::chrono::milliseconds period = 200ms) {
-  const int before = sink.count(device, point, Quality::kGood);
-  const auto t0 = std::chrono::steady_clock::now();
-  std::this_thread::sleep_for(window);  // a measurement window, not a wait for a condition
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const int polls = sink.count(device, point, Quality::kGood) - before;
-  const double ideal = seconds / std::chrono::duration<double>(period).count();
-  EXPECT_GE(polls, static_cast<int>(ideal * share)) << "got " << polls << " of an ideal " << ideal;
 }
 
 TEST(ModbusPoll, ALateReplyIsNeverTakenForTheNextUnitsAnswer) {
