@@ -759,8 +759,10 @@ void DevicePoller::start() {
 
 void DevicePoller::poll_once() {
   if (impl_->profile == nullptr) {
+    // A discovery that succeeds reads every model itself; read them here only when it did not run.
+    const bool discovered = !impl_->models.empty();
     impl_->sunspec_discover();
-    impl_->sunspec_poll(PollClass::kFast, /*all=*/true);
+    if (discovered) impl_->sunspec_poll(PollClass::kFast, /*all=*/true);
     return;
   }
   for (const auto& [cls, plan] : impl_->plans) impl_->poll_class(cls);
