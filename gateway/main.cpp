@@ -4,15 +4,17 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <optional>
 #include <iostream>
+#include <memory>
 
 #include "adapters/modbus/scan.hpp"
 #include "gateway/api/auth.hpp"
 #include "gateway/config/config.hpp"
-#include "gateway/runtime/daemon.hpp"
+#include "gateway/runtime/gateway.hpp"
 
 #ifndef GRIDLET_VERSION
 #define GRIDLET_VERSION "0.0.0"
@@ -106,7 +108,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", GRIDLET_VERSION);
   app.require_subcommand(1);
 
-  gridlet::runtime::DaemonOptions run_opts;
+  gridlet::runtime::GatewayOptions run_opts;
   std::string run_config = kDefaultConfig, data_dir, api_listen;
   auto* run = app.add_subcommand("run", "Run the gateway daemon");
   run->add_option("--config,-c", run_config, "Configuration file")->capture_default_str();
@@ -179,7 +181,15 @@ int main(int argc, char** argv) {
     run_opts.config_path = run_config;
     if (!data_dir.empty()) run_opts.data_dir = data_dir;
     if (!api_listen.empty()) run_opts.api_listen = api_listen;
-    return gridlet::runtime::run_daemon(run_opts);
+    auto gateway = std::make_unique<gridlet::runtime::Gateway>(run_opts);
+    if (const int rc = gateway->start(); rc != gridlet::runtime::kExitOk) return rc;
+    if (gateway->run() == gridlet::runtime::Gateway::Stopped::kAbandonedBus) {
+      // A bus thread is stuck in an exchange and may still call into the gateway: end the
+      // process without destroying it (what was acknowledged is committed).
+      (void)gateway.release();
+      std::_Exit(gridlet::runtime::kExitOk);
+    }
+    return gridlet::runtime::kExitOk;
   }
   if (*check) return check_config(check_path);
   if (*token) {

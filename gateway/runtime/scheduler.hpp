@@ -1,7 +1,7 @@
 // A scheduler of one-shot and periodic tasks, driven by an injected Clock.
 //
 // The scheduler itself never sleeps or touches Asio: run_due() runs what is due and says when the
-// next task is due. In the daemon, a LoopTimer (runtime/daemon.cpp) arms an Asio timer for that instant;
+// next task is due. In the gateway, a LoopTimer (runtime/gateway.cpp) arms an Asio timer for that instant;
 // in tests, a ManualClock is advanced and run_due() is called directly.
 // Thread: single-threaded (the event loop).
 #pragma once

@@ -775,6 +775,78 @@ TEST_F(GatewaydTest, SigtermIsBoundedWithHeldSetpointsAndABusInTheMiddleOfATimeo
   EXPECT_EQ(wmaxlim_ena(*port), 0) << "released at shutdown";
 }
 
+// SIGTERM while a serial line waits out a 10 s timeout of a silent unit: a read on a tty cannot
+// be interrupted, so the bus thread is abandoned at the stop deadline, but only after what was
+// acknowledged is committed. The daemon exits 0 within 5 s and the healthy meter's samples are
+// on disk.
+TEST_F(GatewaydTest, SigtermOnASerialLineInTheMiddleOfATimeoutIsBoundedAndCommitsFirst) {
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/socat")) << "socat is missing: run scripts/bootstrap";
+  gridlet::testing::PtyPair pty(dir_.path());
+  ASSERT_TRUE(pty.ready());
+  gridlet::testing::Devsim line({"--rtu", pty.device_end(), "--baud", "38400", "--device", "1=sdm630",
+                                 "--device", "2=sdm630", "--fault", "2=timeout"});
+  ASSERT_TRUE(line.rtu_ready()) << line.log();
+  const std::string profile = std::string(GRIDLET_SOURCE_DIR) + "/configs/profiles/sdm630.toml";
+  write_file(config_,
+             "[site]\nid = \"it\"\n[storage]\ndata_dir = \"" + data_.string() +
+                 "\"\ncommit_interval = \"100ms\"\n"
+                 "[[buses]]\nid = \"rs485\"\ntype = \"rtu\"\ndevice = \"" + pty.client_end() +
+                 "\"\nbaud = 38400\nframe_gap = \"10ms\"\ntimeout = \"10s\"\nprobe_timeout = \"10s\"\n"
+                 "[[devices]]\nid = \"sdm\"\nkind = \"meter\"\nbus = \"rs485\"\nunit_id = 1\nprofile = \"" +
+                 profile + "\"\n[[devices]]\nid = \"silent\"\nkind = \"meter\"\nbus = \"rs485\"\nunit_id = 2\n"
+                 "profile = \"" + profile + "\"\n");
+  const std::string viewer = create_token(tokens_, "viewer");
+  Daemon d(config_, data_);
+  ASSERT_TRUE(d.ready()) << d.proc().log();
+  // The meter's latest good reading, as the API showed it.
+  std::int64_t seen_ms = 0;
+  auto meter_reading = [&] {
+    auto r = http(d.port(), "GET", "/api/v1/points?device=sdm", viewer);
+    if (!r || r->status != 200) return false;
+    for (const auto& p : json::parse(r->body)) {
+      if (p["point"] == "power_total_w" && p["quality"] == "good") {
+        seen_ms = p["timestamp_ms"].get<std::int64_t>();
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(gridlet::testing::eventually(30s, meter_reading)) << d.proc().log();
+  // The silent unit has been asked: its 10 s probes alternate with the meter's polls.
+  auto silent_asked = [&] {
+    auto r = http(d.port(), "GET", "/api/v1/buses", viewer);
+    if (!r || r->status != 200) return false;
+    for (const auto& b : json::parse(r->body)) {
+      for (const auto& u : b["units"]) {
+        if (u["unit"] == 2 && u["requests"].get<int>() >= 1) return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(gridlet::testing::eventually(15s, silent_asked))
+      << http(d.port(), "GET", "/api/v1/buses", viewer)->body;
+  const auto t0 = std::chrono::steady_clock::now();
+  d.proc().signal(SIGTERM);
+  EXPECT_EQ(d.proc().wait(), 0) << d.proc().log();
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, 5s) << "SIGTERM took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms\n" << d.proc().log();
+  // Committed before the process ended, whether or not the line's thread had to be abandoned.
+  store::OpenError err;
+  store::StoreOptions so;
+  so.path = data_ / "telemetry.db";
+  auto telemetry = store::TelemetryStore::open(so, &err);
+  ASSERT_TRUE(telemetry) << err.message;
+  const auto series = telemetry->find_series("sdm", "power_total_w");
+  ASSERT_TRUE(series) << d.proc().log();
+  const auto rows = telemetry->history({series->id, seen_ms, seen_ms + 1, 0, 0});
+  ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+  EXPECT_EQ(rows.value().rows.size(), 1u) << "the reading the API showed before SIGTERM is on disk\n"
+                                          << d.proc().log();
+  // The silent unit's next probe went on the line as its first one failed: the thread was stuck.
+  EXPECT_NE(d.proc().log().find("abandoned"), std::string::npos) << d.proc().log();
+}
+
 }  // namespace
 }  // namespace gridlet
 #endif  // DEVSIM_PATH
