@@ -63,7 +63,8 @@ class SCOPED_CAPABILITY MutexLock {
   bool held_ = true;
 };
 
-// Waits on a Mutex held through a MutexLock: cv.wait(lock, pred).
+// Waits on a Mutex held through a MutexLock: `while (!cond) cv.wait(lock);` (or a wait_until
+// loop). Not cv.wait(lock, pred): the analysis checks a lambda on its own, without the lock.
 using CondVar = std::condition_variable_any;
 
 }  // namespace gridlet::adapters

@@ -14,10 +14,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <vector>
 
+#include "adapters/thread_safety.hpp"
 #include "gateway/api/limits.hpp"
 #include "gateway/api/metrics.hpp"
 #include "gateway/api/router.hpp"
@@ -73,9 +73,10 @@ struct Connections {
   // Decides and, on kAdmit, registers the session. Sessions evicted to make room are returned
   // (their owners close them); they no longer count.
   Admission admit(const std::shared_ptr<Session>& session, const net::ip::address& address,
-                  const ConnectionLimits& limits, std::vector<std::shared_ptr<Session>>* evicted) {
+                  const ConnectionLimits& limits, std::vector<std::shared_ptr<Session>>* evicted)
+      EXCLUDES(mu) {
     {
-      std::lock_guard lock(mu);
+      adapters::MutexLock lock(mu);
       if (per_address[address] >= limits.max_per_address) return Admission::kRefuseAddress;
       while (awaiting_count() >= limits.max_awaiting_headers ||
              open.size() >= limits.max_connections) {
@@ -97,9 +98,9 @@ struct Connections {
     return Admission::kAdmit;
   }
 
-  void remove(Session* session) {
+  void remove(Session* session) EXCLUDES(mu) {
     {
-      std::lock_guard lock(mu);
+      adapters::MutexLock lock(mu);
       const auto it = open.find(session);
       if (it == open.end()) return;  // evicted: already uncounted
       forget_address(it->second.address);
@@ -109,16 +110,16 @@ struct Connections {
   }
 
   // The session started (true) or finished (false) waiting for a request's headers.
-  void set_awaiting_headers(Session* session, bool awaiting) {
-    std::lock_guard lock(mu);
+  void set_awaiting_headers(Session* session, bool awaiting) EXCLUDES(mu) {
+    adapters::MutexLock lock(mu);
     const auto it = open.find(session);
     if (it == open.end()) return;
     it->second.awaiting_since = awaiting ? std::optional(Clock::now()) : std::nullopt;
   }
 
-  std::vector<std::shared_ptr<Session>> snapshot() {
+  std::vector<std::shared_ptr<Session>> snapshot() EXCLUDES(mu) {
     std::vector<std::shared_ptr<Session>> out;
-    std::lock_guard lock(mu);
+    adapters::MutexLock lock(mu);
     for (const auto& [ptr, entry] : open) {
       if (auto s = entry.session.lock()) out.push_back(std::move(s));
     }
@@ -131,18 +132,18 @@ struct Connections {
     std::optional<Clock::time_point> awaiting_since;  // waiting for request headers
   };
 
-  std::mutex mu;
-  std::map<Session*, Entry> open;
-  std::map<net::ip::address, std::size_t> per_address;
   const std::shared_ptr<ApiMetrics> metrics;  // may be null
 
  private:
-  // Callers hold mu.
-  std::size_t awaiting_count() const {
+  adapters::Mutex mu;
+  std::map<Session*, Entry> open GUARDED_BY(mu);
+  std::map<net::ip::address, std::size_t> per_address GUARDED_BY(mu);
+
+  std::size_t awaiting_count() const REQUIRES(mu) {
     return static_cast<std::size_t>(std::count_if(
         open.begin(), open.end(), [](const auto& e) { return e.second.awaiting_since.has_value(); }));
   }
-  std::shared_ptr<Session> take_longest_waiting() {
+  std::shared_ptr<Session> take_longest_waiting() REQUIRES(mu) {
     auto oldest = open.end();
     for (auto it = open.begin(); it != open.end(); ++it) {
       if (!it->second.awaiting_since) continue;
@@ -156,7 +157,7 @@ struct Connections {
     open.erase(oldest);
     return victim;
   }
-  void forget_address(const net::ip::address& address) {
+  void forget_address(const net::ip::address& address) REQUIRES(mu) {
     const auto it = per_address.find(address);
     if (it != per_address.end() && --it->second == 0) per_address.erase(it);
   }
