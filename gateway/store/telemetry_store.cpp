@@ -6,14 +6,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <limits>
 #include <map>
-#include <mutex>
-#include <future>
 #include <system_error>
-#include <tuple>
 #include <thread>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -21,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "adapters/clock.hpp"
+#include "adapters/thread_safety.hpp"
 #include "gateway/store/database.hpp"
 #include "gateway/store/rollup.hpp"
 
@@ -107,73 +106,93 @@ struct TelemetryStore::Impl {
   explicit Impl(StoreOptions opts) : options(std::move(opts)) {}
   ~Impl();
 
-  bool open(std::string* error);
-  bool open_file(std::string* error);
-  void start_writer() { writer = std::thread([this] { writer_loop(); }); }
+  bool open(std::string* error) EXCLUDES(db_mu);
+  bool open_file(std::string* error) REQUIRES(db_mu);
+  void start_writer() EXCLUDES(queue_mu);
 
-  void writer_loop();
-  // Appends to `queue` (pending or pending_named) unless the queue limit would be passed.
+  void writer_loop() EXCLUDES(queue_mu, db_mu);
+  // One more append that wants an early batch (series(), jobs, retention); returns its sequence.
+  std::uint64_t append_urgent() REQUIRES(queue_mu);
+  // Waits until the batch holding append `target` committed or failed.
+  void wait_done(adapters::MutexLock& lock, std::uint64_t target) REQUIRES(queue_mu);
+  // The producers' queue of Sample or NamedSample.
   template <typename Item>
-  bool enqueue(std::span<const Item> samples, std::vector<Item>& queue, CommitCallback cb);
-  void commit_batch();
-  Status write_batch_locked();  // caller holds db_mu
+  std::vector<Item>& pending_of() REQUIRES(queue_mu);
+  // Appends to the queue of Item unless the queue limit would be passed.
+  template <typename Item>
+  bool enqueue(std::span<const Item> samples, CommitCallback cb) EXCLUDES(queue_mu);
+  // Everything taken from the queue in one writer pass: samples, then retention, then jobs.
+  void run_batch() REQUIRES(db_mu);
+  void commit_batch() REQUIRES(db_mu);
+  Status write_batch_locked() REQUIRES(db_mu);
   // Registers (or updates the unit of) a series inside the open batch transaction; 0 on failure.
   SeriesId register_series_locked(const std::string& device, const std::string& point,
-                                  const std::string& unit);
+                                  const std::string& unit) REQUIRES(db_mu);
   SeriesId resolve_locked(const std::string& device, const std::string& point,
-                          const std::string& unit);
-  void set_status(const Status& s);
+                          const std::string& unit) REQUIRES(db_mu) EXCLUDES(series_mu);
+  void set_status(const Status& s) EXCLUDES(status_mu);
   void refresh_file_bytes();
 
-  void enforce_retention(std::int64_t now_ms);
-  std::int64_t delete_before(const TierTable& tier, std::int64_t cut_ms);
+  // enforce_retention(), logging what it throws (bad_alloc) instead of ending the writer.
+  void retain(std::int64_t now_ms) REQUIRES(db_mu);
+  void enforce_retention(std::int64_t now_ms) REQUIRES(db_mu);
+  std::int64_t delete_before(const TierTable& tier, std::int64_t cut_ms) REQUIRES(db_mu);
   struct TimeRange {
     std::int64_t oldest_ms;
     std::int64_t newest_ms;
   };
-  std::optional<TimeRange> time_range(const TierTable& tier);
-  bool enforce_budget();
-  void vacuum();
+  std::optional<TimeRange> time_range(const TierTable& tier) REQUIRES(db_mu);
+  bool enforce_budget() REQUIRES(db_mu);
+  void vacuum() REQUIRES(db_mu);
 
-  Connection acquire_reader(std::string* error) const;
-  void release_reader(Connection c) const;
+  Connection acquire_reader(std::string* error) const EXCLUDES(readers_mu);
+  void release_reader(Connection c) const EXCLUDES(readers_mu);
   Result<HistoryResult> history(const HistoryQuery& q) const;
 
   const StoreOptions options;
 
-  // --- The write connection and its statements: used on the writer thread only (and by open()
-  // before the writer starts), with db_mu held; jobs of run_on_writer() use the connection on the
-  // writer thread between batches and take db_mu where the code they call does. ---
-  std::mutex db_mu;
-  Connection db;
-  Statement begin_stmt, commit_stmt, insert_sample_stmt, upsert_1m_stmt, upsert_15m_stmt,
-      upsert_series_stmt;
+  // --- The write connection and its statements. The writer thread holds db_mu for as long as it
+  // uses them (a whole writer pass, jobs included); only open() before the writer starts and the
+  // destructor after it stopped take it otherwise. Commit callbacks and jobs run with it held, so
+  // the order is db_mu before queue_mu, series_mu and status_mu (they may append, for instance). ---
+  adapters::Mutex db_mu;
+  Connection db GUARDED_BY(db_mu);
+  Statement begin_stmt GUARDED_BY(db_mu);
+  Statement commit_stmt GUARDED_BY(db_mu);
+  Statement insert_sample_stmt GUARDED_BY(db_mu);
+  Statement upsert_1m_stmt GUARDED_BY(db_mu);
+  Statement upsert_15m_stmt GUARDED_BY(db_mu);
+  Statement upsert_series_stmt GUARDED_BY(db_mu);
 
   // --- Series cache (complete: loaded at open, extended by series()). ---
-  mutable std::mutex series_mu;
-  std::map<std::pair<std::string, std::string>, SeriesInfo> series_by_key;
+  mutable adapters::Mutex series_mu;
+  std::map<std::pair<std::string, std::string>, SeriesInfo> series_by_key GUARDED_BY(series_mu);
 
   // --- The queue between producers and the writer. ---
-  std::mutex queue_mu;
-  std::condition_variable writer_cv;   // wakes the writer: work, flush or stop
-  std::condition_variable flushed_cv;  // wakes flush(): a batch finished
-  std::vector<Sample> pending;
-  std::vector<NamedSample> pending_named;
-  std::vector<SeriesKey> pending_series;  // series() registrations
-  std::vector<WriteJob> pending_jobs;
-  std::vector<CommitCallback> pending_callbacks;
-  std::uint64_t appended_seq = 0;  // accepted append() calls
-  std::uint64_t taken_seq = 0;     // appends moved into a batch by the writer
-  std::uint64_t done_seq = 0;      // appends whose batch committed or failed
-  SteadyClock::time_point first_pending_time{};
-  bool flush_requested = false;
-  bool stopping = false;
+  adapters::Mutex queue_mu;
+  adapters::CondVar writer_cv;   // wakes the writer: work, flush or stop
+  adapters::CondVar flushed_cv;  // wakes flush(): a batch finished
+  std::vector<Sample> pending GUARDED_BY(queue_mu);
+  std::vector<NamedSample> pending_named GUARDED_BY(queue_mu);
+  std::vector<SeriesKey> pending_series GUARDED_BY(queue_mu);  // series() registrations
+  std::vector<std::int64_t> pending_retention GUARDED_BY(queue_mu);  // enforce_retention() calls
+  std::vector<WriteJob> pending_jobs GUARDED_BY(queue_mu);
+  std::vector<CommitCallback> pending_callbacks GUARDED_BY(queue_mu);
+  // run_on_writer_after(): by the time they may run; outside the sequence numbers below.
+  std::multimap<SteadyClock::time_point, WriteJob> delayed_jobs GUARDED_BY(queue_mu);
+  std::uint64_t appended_seq GUARDED_BY(queue_mu) = 0;  // accepted append() calls
+  std::uint64_t taken_seq GUARDED_BY(queue_mu) = 0;     // appends moved into a batch by the writer
+  std::uint64_t done_seq GUARDED_BY(queue_mu) = 0;      // appends whose batch committed or failed
+  SteadyClock::time_point first_pending_time GUARDED_BY(queue_mu);
+  bool flush_requested GUARDED_BY(queue_mu) = false;
+  bool stopping GUARDED_BY(queue_mu) = false;
   std::thread writer;
 
   // --- Writer thread only. ---
   std::vector<Sample> batch;
   std::vector<NamedSample> batch_named;
   std::vector<SeriesKey> batch_series;
+  std::vector<std::int64_t> batch_retention;
   std::vector<WriteJob> batch_jobs;
   std::vector<CommitCallback> batch_callbacks;
   std::map<SeriesKey, SeriesInfo> batch_registered;  // new in this batch; cached once committed
@@ -187,22 +206,22 @@ struct TelemetryStore::Impl {
   std::atomic<double> commit_seconds_total{0};
   std::atomic<std::size_t> queue_depth{0};
   std::atomic<std::int64_t> last_commit_ms{0};
-  mutable std::mutex status_mu;
-  Status status;
+  mutable adapters::Mutex status_mu;
+  Status status GUARDED_BY(status_mu);
   // Data before these times was dropped by the disk budget (not by retention): queries for such
   // ranges go to the next coarser tier. In memory only; see SCHEMA.md.
   std::atomic<std::int64_t> raw_budget_horizon_ms{std::numeric_limits<std::int64_t>::min()};
   std::atomic<std::int64_t> minute_budget_horizon_ms{std::numeric_limits<std::int64_t>::min()};
 
   // --- Read connections. ---
-  mutable std::mutex readers_mu;
-  mutable std::vector<Connection> idle_readers;
+  mutable adapters::Mutex readers_mu;
+  mutable std::vector<Connection> idle_readers GUARDED_BY(readers_mu);
 };
 
 TelemetryStore::Impl::~Impl() {
   if (writer.joinable()) {
     {
-      std::lock_guard lock(queue_mu);
+      adapters::MutexLock lock(queue_mu);
       stopping = true;
     }
     writer_cv.notify_one();
@@ -211,9 +230,10 @@ TelemetryStore::Impl::~Impl() {
   // Readers first, so that closing the write connection (the last one) checkpoints the WAL and
   // removes it.
   {
-    std::lock_guard lock(readers_mu);
+    adapters::MutexLock lock(readers_mu);
     idle_readers.clear();
   }
+  adapters::MutexLock db_lock(db_mu);  // the writer is gone; for the analysis
   begin_stmt.reset();
   commit_stmt.reset();
   insert_sample_stmt.reset();
@@ -224,6 +244,7 @@ TelemetryStore::Impl::~Impl() {
 }
 
 bool TelemetryStore::Impl::open(std::string* error) {
+  adapters::MutexLock db_lock(db_mu);  // no writer yet; for the analysis
   if (open_file(error)) return true;
   // A full disk shows up at any step (creating the WAL, migrating, configuring): say so.
   if (db && (sqlite3_extended_errcode(db.get()) & 0xff) == SQLITE_FULL &&
@@ -309,27 +330,28 @@ bool TelemetryStore::Impl::open_file(std::string* error) {
       const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), col));
       return std::string(p != nullptr ? p : "");
     };
+    std::map<std::pair<std::string, std::string>, SeriesInfo> loaded;
     int rc = SQLITE_ROW;
     while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
       SeriesInfo info{sqlite3_column_int64(stmt.get(), 0), text(1), text(2), text(3)};
-      series_by_key.emplace(std::pair{info.device, info.point}, std::move(info));
+      loaded.emplace(std::pair{info.device, info.point}, std::move(info));
     }
     if (rc != SQLITE_DONE) {
       *error = fmt::format("cannot read series of telemetry store {}: {}", options.path.string(),
                            detail::error_message(db.get()));
       return false;
     }
+    adapters::MutexLock lock(series_mu);
+    series_by_key = std::move(loaded);
   }
 
-  // At open, synchronously: a daemon that was off for a week must not first answer queries
-  // with data that should be gone, and tests get a deterministic start.
-  enforce_retention(adapters::unix_ms());
+  // Retention and the disk budget are the writer's first job (writer_loop()), not done here.
   refresh_file_bytes();
   return true;
 }
 
 void TelemetryStore::Impl::set_status(const Status& s) {
-  std::lock_guard lock(status_mu);
+  adapters::MutexLock lock(status_mu);
   status = s;
 }
 
@@ -341,51 +363,114 @@ void TelemetryStore::Impl::refresh_file_bytes() {
 // ------------------------------------------------------------------------------------------
 // Writer
 
+void TelemetryStore::Impl::start_writer() {
+  {
+    adapters::MutexLock lock(queue_mu);
+    // The start-up retention counts as the first append, taken by the writer at once: flush()
+    // and series() wait for it like for any batch.
+    taken_seq = ++appended_seq;
+  }
+  writer = std::thread([this] { writer_loop(); });
+}
+
+std::uint64_t TelemetryStore::Impl::append_urgent() {
+  if (appended_seq == taken_seq) first_pending_time = SteadyClock::now();
+  flush_requested = true;
+  return ++appended_seq;
+}
+
+void TelemetryStore::Impl::wait_done(adapters::MutexLock& lock, std::uint64_t target) {
+  while (done_seq < target) flushed_cv.wait(lock);
+}
+
 void TelemetryStore::Impl::writer_loop() {
+  // First job: retention and the disk budget, so that a daemon that was off for a week drops
+  // what expired before it writes anything new. Here rather than in open(), so that every write
+  // of the file happens on this thread and open() returns quickly.
+  std::uint64_t startup_seq = 0;
+  {
+    adapters::MutexLock lock(queue_mu);
+    startup_seq = taken_seq;
+  }
+  {
+    adapters::MutexLock db_lock(db_mu);
+    retain(adapters::unix_ms());
+  }
   auto next_retention = SteadyClock::now() + kRetentionInterval;
-  std::unique_lock lock(queue_mu);
+  adapters::MutexLock lock(queue_mu);
+  done_seq = startup_seq;
+  flushed_cv.notify_all();
+  std::vector<WriteJob> delayed_due;
   for (;;) {
     const auto now = SteadyClock::now();
     const bool has_work = appended_seq != taken_seq;
     const bool due = has_work && (stopping || flush_requested ||
                                   pending.size() >= options.max_batch_samples ||
                                   now >= first_pending_time + options.commit_interval);
-    if (due) {
-      batch.swap(pending);
-      batch_named.swap(pending_named);
-      batch_series.swap(pending_series);
-      batch_jobs.swap(pending_jobs);
-      batch_callbacks.swap(pending_callbacks);
-      const std::uint64_t seq = appended_seq;
-      taken_seq = seq;
-      flush_requested = false;
-      queue_depth.store(0, std::memory_order_relaxed);
-      lock.unlock();
-      if (!batch.empty() || !batch_named.empty() || !batch_series.empty() ||
-          !batch_callbacks.empty()) {
-        commit_batch();
+    // Delayed jobs whose time has come, all of them once stopping. Taken with a due batch too, so
+    // that a steady stream of full batches cannot hold them back.
+    while (!delayed_jobs.empty() && (stopping || delayed_jobs.begin()->first <= now)) {
+      delayed_due.push_back(std::move(delayed_jobs.begin()->second));
+      delayed_jobs.erase(delayed_jobs.begin());
+    }
+    if (due || !delayed_due.empty()) {
+      std::uint64_t seq = 0;
+      if (due) {
+        batch.swap(pending);
+        batch_named.swap(pending_named);
+        batch_series.swap(pending_series);
+        batch_retention.swap(pending_retention);
+        batch_jobs.swap(pending_jobs);
+        batch_callbacks.swap(pending_callbacks);
+        seq = appended_seq;
+        taken_seq = seq;
+        flush_requested = false;
+        queue_depth.store(0, std::memory_order_relaxed);
       }
-      // Jobs run on this thread, the only user of the write connection once the store is open;
-      // they take db_mu themselves where the code they call expects it.
-      for (auto& job : batch_jobs) job(db.get());
-      batch_jobs.clear();
+      lock.unlock();
+      {
+        adapters::MutexLock db_lock(db_mu);
+        if (due) run_batch();
+        for (auto& job : delayed_due) job(db.get());
+      }
+      delayed_due.clear();
       lock.lock();
-      done_seq = seq;
-      flushed_cv.notify_all();
+      if (due) {
+        done_seq = seq;
+        flushed_cv.notify_all();
+      }
       continue;
     }
     if (stopping) break;  // nothing left to write
     if (now >= next_retention) {
       lock.unlock();
-      enforce_retention(adapters::unix_ms());
+      {
+        adapters::MutexLock db_lock(db_mu);
+        retain(adapters::unix_ms());
+      }
       lock.lock();
       next_retention = SteadyClock::now() + kRetentionInterval;
       continue;
     }
     auto wake = next_retention;
     if (has_work) wake = std::min(wake, first_pending_time + options.commit_interval);
+    if (!delayed_jobs.empty()) wake = std::min(wake, delayed_jobs.begin()->first);
+    // The loop re-checks every condition after each wake-up (spurious ones included).
     writer_cv.wait_until(lock, wake);
   }
+}
+
+void TelemetryStore::Impl::run_batch() {
+  if (!batch.empty() || !batch_named.empty() || !batch_series.empty() ||
+      !batch_callbacks.empty()) {
+    commit_batch();
+  }
+  for (const std::int64_t now_ms : batch_retention) retain(now_ms);
+  batch_retention.clear();
+  // Jobs run on this thread, the only user of the write connection once the store is open, with
+  // db_mu held like every use of the connection.
+  for (auto& job : batch_jobs) job(db.get());
+  batch_jobs.clear();
 }
 
 SeriesId TelemetryStore::Impl::register_series_locked(const std::string& device,
@@ -413,7 +498,7 @@ SeriesId TelemetryStore::Impl::resolve_locked(const std::string& device, const s
     return it->second.id;
   }
   {
-    std::lock_guard lock(series_mu);
+    adapters::MutexLock lock(series_mu);
     const auto it = series_by_key.find(std::pair{device, point});
     if (it != series_by_key.end() && it->second.unit == unit) return it->second.id;
   }
@@ -489,19 +574,15 @@ Status TelemetryStore::Impl::write_batch_locked() {
 void TelemetryStore::Impl::commit_batch() {
   const auto started = SteadyClock::now();
   const std::size_t asked = batch.size() + batch_named.size();  // named ones join `batch` below
-  Status result;
-  {
-    std::lock_guard lock(db_mu);
-    result = write_batch_locked();
-    if (!result.is_ok() && sqlite3_get_autocommit(db.get()) == 0) {
-      // Disk full or I/O error: roll back so the next batch starts clean. The samples of this
-      // batch are lost; their callbacks hear ok=false.
-      detail::exec(db.get(), "ROLLBACK", nullptr);
-    }
+  const Status result = write_batch_locked();
+  if (!result.is_ok() && sqlite3_get_autocommit(db.get()) == 0) {
+    // Disk full or I/O error: roll back so the next batch starts clean. The samples of this
+    // batch are lost; their callbacks hear ok=false.
+    detail::exec(db.get(), "ROLLBACK", nullptr);
   }
   const bool ok = result.is_ok();
   if (ok && !batch_registered.empty()) {
-    std::lock_guard lock(series_mu);
+    adapters::MutexLock lock(series_mu);
     for (auto& [key, info] : batch_registered) {
       series_by_key[std::pair{info.device, info.point}] = std::move(info);
     }
@@ -546,34 +627,21 @@ std::int64_t TelemetryStore::Impl::delete_before(const TierTable& tier, std::int
   std::string error;
   // Series ids come from the table itself (skip-scan over the primary key), so rows of ids that
   // were never registered through series() are covered too.
-  Statement next_series, delete_chunk;
-  {
-    std::lock_guard lock(db_mu);
-    next_series = detail::prepare(
-        db.get(),
-        fmt::format("SELECT series_id FROM {} WHERE series_id > ?1 ORDER BY series_id LIMIT 1",
-                    tier.table),
-        &error);
-    // Deletes the oldest rows below cut: at most ?3 of them (those older than the ?3-th oldest).
-    delete_chunk = detail::prepare(
-        db.get(),
-        fmt::format("DELETE FROM {0} WHERE series_id = ?1 AND {1} < coalesce(("
-                    "SELECT {1} FROM {0} WHERE series_id = ?1 AND {1} < ?2 ORDER BY {1} "
-                    "LIMIT 1 OFFSET ?3), ?2)",
-                    tier.table, tier.time_column),
-        &error);
-  }
-  // The statements belong to the write connection, so they are finalized under its mutex too.
-  struct FinalizeLocked {
-    std::mutex& mu;
-    Statement& a;
-    Statement& b;
-    ~FinalizeLocked() {
-      std::lock_guard lock(mu);
-      a.reset();
-      b.reset();
-    }
-  } finalize_locked{db_mu, next_series, delete_chunk};
+  // The statements belong to the write connection: they are finalized (at return) while the
+  // caller still holds db_mu.
+  Statement next_series = detail::prepare(
+      db.get(),
+      fmt::format("SELECT series_id FROM {} WHERE series_id > ?1 ORDER BY series_id LIMIT 1",
+                  tier.table),
+      &error);
+  // Deletes the oldest rows below cut: at most ?3 of them (those older than the ?3-th oldest).
+  Statement delete_chunk = detail::prepare(
+      db.get(),
+      fmt::format("DELETE FROM {0} WHERE series_id = ?1 AND {1} < coalesce(("
+                  "SELECT {1} FROM {0} WHERE series_id = ?1 AND {1} < ?2 ORDER BY {1} "
+                  "LIMIT 1 OFFSET ?3), ?2)",
+                  tier.table, tier.time_column),
+      &error);
   if (!next_series || !delete_chunk) {
     spdlog::error("telemetry store {}: retention on {}: {}", options.path.string(), tier.table,
                   error);
@@ -584,7 +652,6 @@ std::int64_t TelemetryStore::Impl::delete_before(const TierTable& tier, std::int
   std::int64_t series = std::numeric_limits<std::int64_t>::min();
   bool more_series = true;
   while (more_series) {
-    std::lock_guard lock(db_mu);
     if (!detail::exec(db.get(), "BEGIN IMMEDIATE", &error)) break;
     std::int64_t deleted_in_txn = 0;
     bool failed = false;
@@ -635,7 +702,6 @@ std::int64_t TelemetryStore::Impl::delete_before(const TierTable& tier, std::int
 // min()/max() over the whole table would scan it). nullopt when the tier is empty.
 std::optional<TelemetryStore::Impl::TimeRange> TelemetryStore::Impl::time_range(
     const TierTable& tier) {
-  std::lock_guard lock(db_mu);
   Statement next_series = detail::prepare(
       db.get(),
       fmt::format("SELECT series_id FROM {} WHERE series_id > ?1 ORDER BY series_id LIMIT 1",
@@ -684,11 +750,7 @@ bool TelemetryStore::Impl::enforce_budget() {
   // Each round deletes roughly the share of the oldest time span that is over budget; a few
   // rounds converge even when the tier is only part of the file.
   for (int round = 0; round < 64; ++round) {
-    std::optional<std::uint64_t> used;
-    {
-      std::lock_guard lock(db_mu);
-      used = detail::used_bytes(db.get());
-    }
+    const std::optional<std::uint64_t> used = detail::used_bytes(db.get());
     if (!used || *used <= options.disk_budget_bytes) return deleted_any;
 
     const TierTable* tier = nullptr;
@@ -733,7 +795,6 @@ bool TelemetryStore::Impl::enforce_budget() {
 // so checkpoint right away (TRUNCATE also resets the WAL file to zero bytes).
 void TelemetryStore::Impl::vacuum() {
   for (;;) {
-    std::lock_guard lock(db_mu);
     const auto free_pages = detail::query_int(db.get(), "PRAGMA freelist_count", nullptr);
     if (!free_pages || *free_pages == 0) break;
     const std::string sql = fmt::format("PRAGMA incremental_vacuum({})", kVacuumChunkPages);
@@ -746,9 +807,16 @@ void TelemetryStore::Impl::vacuum() {
     const auto after = detail::query_int(db.get(), "PRAGMA freelist_count", nullptr);
     if (!after || *after >= *free_pages) break;
   }
-  std::lock_guard lock(db_mu);
   // Busy (a reader holds an old snapshot) is fine: the next checkpoint finishes the job.
   sqlite3_wal_checkpoint_v2(db.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+}
+
+void TelemetryStore::Impl::retain(std::int64_t now_ms) {
+  try {
+    enforce_retention(now_ms);
+  } catch (const std::exception& e) {
+    spdlog::error("telemetry store {}: retention: {}", options.path.string(), e.what());
+  }
 }
 
 void TelemetryStore::Impl::enforce_retention(std::int64_t now_ms) {
@@ -773,7 +841,7 @@ void TelemetryStore::Impl::enforce_retention(std::int64_t now_ms) {
 
 Connection TelemetryStore::Impl::acquire_reader(std::string* error) const {
   {
-    std::lock_guard lock(readers_mu);
+    adapters::MutexLock lock(readers_mu);
     if (!idle_readers.empty()) {
       Connection c = std::move(idle_readers.back());
       idle_readers.pop_back();
@@ -784,7 +852,7 @@ Connection TelemetryStore::Impl::acquire_reader(std::string* error) const {
 }
 
 void TelemetryStore::Impl::release_reader(Connection c) const {
-  std::lock_guard lock(readers_mu);
+  adapters::MutexLock lock(readers_mu);
   if (idle_readers.size() < kMaxIdleReaders) idle_readers.push_back(std::move(c));
 }
 
@@ -927,13 +995,11 @@ SeriesId TelemetryStore::series(std::string_view device, std::string_view point,
   // Unknown (or its unit changed): the writer registers it in its next batch, now.
   Impl& s = *impl_;
   {
-    std::unique_lock lock(s.queue_mu);
-    if (s.appended_seq == s.taken_seq) s.first_pending_time = SteadyClock::now();
+    adapters::MutexLock lock(s.queue_mu);
     s.pending_series.push_back(SeriesKey{std::string(device), std::string(point), std::string(unit)});
-    const std::uint64_t target = ++s.appended_seq;
-    s.flush_requested = true;
+    const std::uint64_t target = s.append_urgent();
     s.writer_cv.notify_one();
-    s.flushed_cv.wait(lock, [&] { return s.done_seq >= target; });
+    s.wait_done(lock, target);
   }
   const SeriesId id = cached_series(device, point, unit);
   if (id == 0) {
@@ -945,7 +1011,7 @@ SeriesId TelemetryStore::series(std::string_view device, std::string_view point,
 
 SeriesId TelemetryStore::cached_series(std::string_view device, std::string_view point,
                                        std::string_view unit) const {
-  std::lock_guard lock(impl_->series_mu);
+  adapters::MutexLock lock(impl_->series_mu);
   auto it = impl_->series_by_key.find(std::pair<std::string, std::string>{device, point});
   return it != impl_->series_by_key.end() && it->second.unit == unit ? it->second.id : 0;
 }
@@ -953,7 +1019,7 @@ SeriesId TelemetryStore::cached_series(std::string_view device, std::string_view
 std::vector<SeriesInfo> TelemetryStore::list_series() const {
   std::vector<SeriesInfo> out;
   {
-    std::lock_guard lock(impl_->series_mu);
+    adapters::MutexLock lock(impl_->series_mu);
     out.reserve(impl_->series_by_key.size());
     for (const auto& [key, info] : impl_->series_by_key) out.push_back(info);
   }
@@ -963,19 +1029,28 @@ std::vector<SeriesInfo> TelemetryStore::list_series() const {
 
 std::optional<SeriesInfo> TelemetryStore::find_series(std::string_view device,
                                                       std::string_view point) const {
-  std::lock_guard lock(impl_->series_mu);
+  adapters::MutexLock lock(impl_->series_mu);
   auto it = impl_->series_by_key.find(std::pair<std::string, std::string>{device, point});
   if (it == impl_->series_by_key.end()) return std::nullopt;
   return it->second;
 }
 
 template <typename Item>
-bool TelemetryStore::Impl::enqueue(std::span<const Item> samples, std::vector<Item>& queue,
-                                   CommitCallback cb) {
+std::vector<Item>& TelemetryStore::Impl::pending_of() {
+  if constexpr (std::is_same_v<Item, Sample>) {
+    return pending;
+  } else {
+    static_assert(std::is_same_v<Item, NamedSample>);
+    return pending_named;
+  }
+}
+
+template <typename Item>
+bool TelemetryStore::Impl::enqueue(std::span<const Item> samples, CommitCallback cb) {
   bool wake_writer = false;
   std::size_t depth = 0;
   {
-    std::lock_guard lock(queue_mu);
+    adapters::MutexLock lock(queue_mu);
     const std::size_t queued = pending.size() + pending_named.size();
     if (queued + samples.size() > options.queue_limit_samples) {
       samples_dropped.fetch_add(samples.size(), std::memory_order_relaxed);
@@ -986,6 +1061,7 @@ bool TelemetryStore::Impl::enqueue(std::span<const Item> samples, std::vector<It
       first_pending_time = SteadyClock::now();
       wake_writer = true;
     }
+    std::vector<Item>& queue = pending_of<Item>();
     queue.insert(queue.end(), samples.begin(), samples.end());
     if (cb) pending_callbacks.push_back(std::move(cb));
     ++appended_seq;
@@ -1001,35 +1077,42 @@ bool TelemetryStore::Impl::enqueue(std::span<const Item> samples, std::vector<It
 }
 
 bool TelemetryStore::append(std::span<const Sample> samples, CommitCallback cb) {
-  return impl_->enqueue(samples, impl_->pending, std::move(cb));
+  return impl_->enqueue(samples, std::move(cb));
 }
 
 bool TelemetryStore::append(std::span<const NamedSample> samples, CommitCallback cb) {
-  return impl_->enqueue(samples, impl_->pending_named, std::move(cb));
+  return impl_->enqueue(samples, std::move(cb));
 }
 
 void TelemetryStore::run_on_writer(WriteJob job) {
   Impl& s = *impl_;
   {
-    std::lock_guard lock(s.queue_mu);
-    if (s.appended_seq == s.taken_seq) s.first_pending_time = SteadyClock::now();
+    adapters::MutexLock lock(s.queue_mu);
     s.pending_jobs.push_back(std::move(job));
-    ++s.appended_seq;
-    s.flush_requested = true;
+    s.append_urgent();
   }
   s.writer_cv.notify_one();
+}
+
+void TelemetryStore::run_on_writer_after(std::chrono::milliseconds delay, WriteJob job) {
+  Impl& s = *impl_;
+  {
+    adapters::MutexLock lock(s.queue_mu);
+    s.delayed_jobs.emplace(SteadyClock::now() + delay, std::move(job));
+  }
+  s.writer_cv.notify_one();  // it may have to wake earlier than it planned
 }
 
 const std::filesystem::path& TelemetryStore::path() const { return impl_->options.path; }
 
 void TelemetryStore::flush() {
   Impl& s = *impl_;
-  std::unique_lock lock(s.queue_mu);
+  adapters::MutexLock lock(s.queue_mu);
   const std::uint64_t target = s.appended_seq;
   if (s.done_seq >= target) return;
   s.flush_requested = true;
   s.writer_cv.notify_one();
-  s.flushed_cv.wait(lock, [&] { return s.done_seq >= target; });
+  s.wait_done(lock, target);
 }
 
 Result<HistoryResult> TelemetryStore::history(const HistoryQuery& query) const {
@@ -1041,17 +1124,14 @@ Result<HistoryResult> TelemetryStore::history(const HistoryQuery& query) const {
 }
 
 void TelemetryStore::enforce_retention(std::int64_t now_ms) {
-  // On the writer thread, like every write; this call waits for it.
-  std::promise<void> done;
-  run_on_writer([impl = impl_.get(), now_ms, &done](sqlite3*) {
-    try {
-      impl->enforce_retention(now_ms);
-    } catch (const std::exception& e) {
-      spdlog::error("telemetry store retention: {}", e.what());
-    }
-    done.set_value();
-  });
-  done.get_future().wait();
+  // On the writer thread, like every write (after the samples queued before it); this call
+  // waits for it.
+  Impl& s = *impl_;
+  adapters::MutexLock lock(s.queue_mu);
+  s.pending_retention.push_back(now_ms);
+  const std::uint64_t target = s.append_urgent();
+  s.writer_cv.notify_one();
+  s.wait_done(lock, target);
 }
 
 StoreStats TelemetryStore::stats() const {
@@ -1068,12 +1148,12 @@ StoreStats TelemetryStore::stats() const {
   out.file_bytes = s.file_bytes.load(std::memory_order_relaxed);
   out.last_commit_ms = s.last_commit_ms.load(std::memory_order_relaxed);
   {
-    std::lock_guard lock(s.status_mu);
+    adapters::MutexLock lock(s.status_mu);
     out.status = s.status.to_string();
     out.status_code = s.status.code();
   }
   {
-    std::lock_guard lock(s.series_mu);
+    adapters::MutexLock lock(s.series_mu);
     out.series = s.series_by_key.size();
   }
   return out;

@@ -126,7 +126,8 @@ class TelemetryStore {
   using CommitCallback = std::function<void(const Status& status)>;
 
   // Opens or creates the database, runs migrations and PRAGMA integrity_check (quick_check on
-  // large files), starts the writer thread.
+  // large files), starts the writer thread. The writer's first job applies retention and the disk
+  // budget (so open() does not wait for it); flush() and series() wait for that job.
   static std::unique_ptr<TelemetryStore> open(const StoreOptions& options, OpenError* error);
 
   ~TelemetryStore();  // flushes and stops the writer
@@ -160,6 +161,10 @@ class TelemetryStore {
   // write of the file on the one writer thread.
   using WriteJob = std::function<void(sqlite3* db)>;
   void run_on_writer(WriteJob job);
+  // The same, but not before `delay` has passed (to retry a failed write later without blocking
+  // the writer meanwhile): it runs between batches, asks for no early batch, and flush() does not
+  // wait for it. A store that stops runs the jobs still waiting at once.
+  void run_on_writer_after(std::chrono::milliseconds delay, WriteJob job);
 
   const std::filesystem::path& path() const;
 

@@ -333,11 +333,12 @@ TEST_F(StoreTest, DiskBudgetDropsOldestRawFirstAndKeepsQuarterHours) {
            4096;
   }
   ASSERT_EQ(raw_rows, 200'000);
-  // Half the file: the budget is applied at open, before the first query.
+  // Half the file: the budget is applied by the writer's first job, which flush() waits for.
   options_.disk_budget_bytes = static_cast<std::uint64_t>(used / 2);
   {
     auto store = open_store();
     ASSERT_NE(store, nullptr);
+    store->flush();
     const auto kept_raw = query_int("SELECT count(*) FROM samples");
     EXPECT_GT(kept_raw, 0);
     EXPECT_LT(kept_raw, raw_rows);
@@ -358,10 +359,33 @@ TEST_F(StoreTest, DiskBudgetDropsOldestRawFirstAndKeepsQuarterHours) {
   {
     auto store = open_store();
     ASSERT_NE(store, nullptr);
+    store->flush();
     EXPECT_EQ(query_int("SELECT count(*) FROM samples"), 0);
     EXPECT_EQ(query_int("SELECT count(*) FROM rollup_1m"), 0);
     EXPECT_EQ(query_int("SELECT count(*) FROM rollup_15m"), quarter_rows);
   }
+}
+
+// Retention at start-up is the writer's first job: open() does not wait for it, flush() does, and
+// it runs before anything appended after open() is committed.
+TEST_F(StoreTest, StartupRetentionIsTheWritersFirstJob) {
+  const std::int64_t now = now_ms();
+  {
+    auto store = open_store();
+    ASSERT_NE(store, nullptr);
+    const Sample old[] = {{1, now - 3 * kHour, 1.0}, {1, now - 2 * kHour, 2.0}};
+    ASSERT_TRUE(store->append(old));
+  }  // the destructor flushes
+  options_.raw_retention = std::chrono::hours(1);
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  // Older than raw retention too, but appended after open(): the start-up pass came first.
+  const Sample late[] = {{1, now - 90 * kMinute, 3.0}};
+  ASSERT_TRUE(store->append(late));
+  store->flush();
+  EXPECT_EQ(query_int("SELECT count(*) FROM samples"), 1);
+  EXPECT_EQ(query_int("SELECT min(ts_ms) FROM samples"), now - 90 * kMinute);
+  EXPECT_EQ(store->stats().batches_committed, 1u);
 }
 
 TEST_F(StoreTest, QueueFullDropsAreCounted) {
