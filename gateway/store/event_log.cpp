@@ -5,8 +5,9 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
-#include <thread>
+#include <iterator>
 #include <vector>
 
 #include "adapters/thread_safety.hpp"
@@ -16,6 +17,10 @@ namespace gridlet::store {
 namespace {
 
 constexpr std::size_t kMaxQueryRows = 1000;
+// A batch that cannot be written is tried this many times in all, the pause before the n-th retry
+// being kFirstRetryPause << (n - 1): 100, 200, 400 and 800 ms, then its records are failed.
+constexpr int kMaxWriteAttempts = 5;
+constexpr std::chrono::milliseconds kFirstRetryPause{100};
 
 struct Pending {
   std::optional<AuditRecord> audit;
@@ -47,7 +52,7 @@ std::optional<double> column_optional(sqlite3_stmt* s, int i) {
 
 }  // namespace
 
-struct EventLog::Impl {
+struct EventLog::Impl : std::enable_shared_from_this<Impl> {
   TelemetryStore* store = nullptr;
   std::filesystem::path path;
   std::size_t max_rows = 0;
@@ -55,17 +60,22 @@ struct EventLog::Impl {
   adapters::Mutex mu;
   adapters::CondVar cv;
   std::deque<Pending> queue GUARDED_BY(mu);
-  bool job_scheduled GUARDED_BY(mu) = false;  // a drain() is queued on the writer
+  // A drain() is queued on the writer, waits there to retry, or runs: at most one at a time.
+  bool job_scheduled GUARDED_BY(mu) = false;
+  // The first records of `queue` are a batch that failed: the next drain() writes them alone.
+  std::size_t retry_records GUARDED_BY(mu) = 0;
   std::uint64_t appended GUARDED_BY(mu) = 0;   // records
   std::uint64_t committed GUARDED_BY(mu) = 0;  // records, failed ones too
   std::vector<std::pair<std::uint64_t, std::uint64_t>> failed GUARDED_BY(mu);  // [first, end)
-  std::uint64_t since_trim = 0;  // writer thread only
+  // Writer thread only.
+  std::uint64_t since_trim = 0;
+  int attempts = 0;  // of the batch at the front of `queue` that failed so far
 
   mutable adapters::Mutex read_mu;
   mutable detail::Connection reader GUARDED_BY(read_mu);
 
-  // Runs on the store's writer thread: writes everything queued in one transaction.
-  void drain(sqlite3* db);
+  // Runs on the store's writer thread: writes what is queued in one transaction.
+  void drain(sqlite3* db) EXCLUDES(mu);
   bool write(sqlite3* db, std::deque<Pending>& batch);
   void trim(sqlite3* db);
   sqlite3* read_connection() const REQUIRES(read_mu);
@@ -73,7 +83,7 @@ struct EventLog::Impl {
 
 std::unique_ptr<EventLog> EventLog::open(TelemetryStore& store, std::size_t max_rows,
                                          OpenError* error) {
-  auto impl = std::make_shared<Impl>();
+  auto impl = std::make_shared<Impl>();  // shared_from_this() needs it shared
   impl->store = &store;
   impl->path = store.path();
   impl->max_rows = max_rows;
@@ -117,34 +127,59 @@ bool EventLog::flush(std::uint64_t since) {
                       [&](const auto& r) { return r.first < target && r.second > since; });
 }
 
+// A batch that fails is not retried here: the writer also commits the telemetry, and a pause here
+// would hold every sample back. It goes back to the front of the queue (records appended since
+// stay behind it) and a later writer pass writes it again, alone, after a growing pause. After
+// kMaxWriteAttempts its records are reported failed, and the queue moves on.
 void EventLog::Impl::drain(sqlite3* db) {
   std::deque<Pending> batch;
   {
     adapters::MutexLock lock(mu);
-    batch.swap(queue);
-    job_scheduled = false;
+    const std::size_t n = retry_records > 0 ? retry_records : queue.size();
+    const auto end = queue.begin() + static_cast<std::ptrdiff_t>(n);
+    batch.assign(std::make_move_iterator(queue.begin()), std::make_move_iterator(end));
+    queue.erase(queue.begin(), end);
   }
-  if (batch.empty()) return;
-  bool ok = write(db, batch);
-  for (int attempt = 0; !ok && attempt < 4; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
-    ok = write(db, batch);
+  const bool ok = batch.empty() || write(db, batch);
+  const bool retry = !ok && ++attempts < kMaxWriteAttempts;
+  if (!retry) {
+    attempts = 0;
+    for (auto& p : batch) {
+      if (p.done) p.done(ok);
+    }
+    since_trim += batch.size();
+    if (since_trim >= 1000) {
+      since_trim = 0;
+      trim(db);
+    }
   }
-  for (auto& p : batch) {
-    if (p.done) p.done(ok);
+  bool schedule = false;
+  {
+    adapters::MutexLock lock(mu);
+    if (retry) {
+      retry_records = batch.size();
+      queue.insert(queue.begin(), std::make_move_iterator(batch.begin()),
+                   std::make_move_iterator(batch.end()));
+    } else {
+      retry_records = 0;
+      if (!ok) {
+        failed.emplace_back(committed, committed + batch.size());
+        if (failed.size() > 64) failed.erase(failed.begin());
+      }
+      committed += batch.size();
+      cv.notify_all();
+    }
+    // Records appended while this ran did not schedule a drain (one was running): do it here.
+    job_scheduled = !queue.empty();
+    schedule = job_scheduled;
   }
-  since_trim += batch.size();
-  if (since_trim >= 1000) {
-    since_trim = 0;
-    trim(db);
+  if (!schedule) return;
+  auto job = [self = shared_from_this()](sqlite3* conn) { self->drain(conn); };
+  if (retry) {
+    store->run_on_writer_after(kFirstRetryPause * (1 << (attempts - 1)), std::move(job));
+  } else {
+    store->run_on_writer(std::move(job));
   }
-  adapters::MutexLock lock(mu);
-  if (!ok) {
-    failed.emplace_back(committed, committed + batch.size());
-    if (failed.size() > 64) failed.erase(failed.begin());
-  }
-  committed += batch.size();
-  cv.notify_all();
 }
 
 bool EventLog::Impl::write(sqlite3* db, std::deque<Pending>& batch) {

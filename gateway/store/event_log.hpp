@@ -5,9 +5,10 @@
 // only enqueues. The telemetry store's writer thread (the one writer of the file) commits what is
 // queued in one transaction, with synchronous=FULL, then calls each record's callback: a record
 // whose callback said ok survives kill -9. A failed batch (the database busy beyond the busy
-// timeout, an I/O error) is retried four times with growing pauses before its records are
-// reported failed. Queries open their own read-only connection; never call them on the event
-// loop.
+// timeout, an I/O error) stays at the front of the queue and is retried four times on later writer
+// passes, after growing pauses (100 to 800 ms) during which the writer goes on committing
+// telemetry, before its records are reported failed; records appended after it wait behind it.
+// Queries open their own read-only connection; never call them on the event loop.
 #pragma once
 
 #include <cstdint>

@@ -664,6 +664,86 @@ TEST_F(StoreTest, SamplesSeriesAndLogsShareTheOneWriterThread) {
   EXPECT_NE(store->cached_series("inv", "W", "W"), 0);
 }
 
+// An audit record the database refuses (a trigger stands in for an I/O error) on every try.
+AuditRecord audit_of(const std::string& point) {
+  AuditRecord a;
+  a.timestamp_ms = now_ms();
+  a.device = "inv";
+  a.point = point;
+  a.action = "set";
+  a.outcome = "applied";
+  return a;
+}
+constexpr const char* kRefuseBadAudit =
+    "CREATE TRIGGER refuse_bad BEFORE INSERT ON audit WHEN NEW.point = 'bad' "
+    "BEGIN SELECT RAISE(ABORT, 'injected failure'); END;";
+
+// A log batch that cannot be written is retried on later writer passes, never by pausing the
+// writer: samples appended meanwhile commit at once. Its records are then reported failed, and
+// the records appended after it are written after it.
+TEST_F(StoreTest, AFailedLogBatchIsRetriedLaterWithoutHoldingUpSamples) {
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  OpenError error;
+  auto log = EventLog::open(*store, 100, &error);
+  ASSERT_NE(log, nullptr) << error.message;
+  exec(kRefuseBadAudit);
+  std::mutex mu;
+  std::vector<std::string> outcomes;  // in the order the writer reported them
+  auto note = [&](const std::string& what) {
+    std::lock_guard lock(mu);
+    outcomes.push_back(what);
+  };
+  log->append(audit_of("bad"), std::nullopt, [&](bool ok) { note(ok ? "bad ok" : "bad failed"); });
+  store->flush();  // the writer pass that ran the log's first (failed) try is over
+  const Sample s[] = {{1, now_ms(), 1.0}};
+  ASSERT_TRUE(store->append(s, [&](const Status& st) { note(st.is_ok() ? "samples ok" : "samples failed"); }));
+  store->flush();
+  {
+    // The log waits 100 + 200 + 400 + 800 ms for its retries; the samples did not.
+    std::lock_guard lock(mu);
+    EXPECT_EQ(outcomes, std::vector<std::string>{"samples ok"});
+  }
+  const std::uint64_t before_good = log->appended();
+  log->append(audit_of("good"), std::nullopt, [&](bool ok) { note(ok ? "good ok" : "good failed"); });
+  EXPECT_TRUE(log->flush(before_good));  // "good" was written (after "bad" was given up)
+  EXPECT_FALSE(log->flush());            // "bad" was not
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(outcomes, (std::vector<std::string>{"samples ok", "bad failed", "good ok"}));
+  }
+  const auto rows = log->audit({});
+  ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows.value()[0].point, "good");
+}
+
+// A log batch whose write fails only for a while is written by a later retry.
+TEST_F(StoreTest, AFailedLogBatchIsWrittenByALaterRetry) {
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  OpenError error;
+  auto log = EventLog::open(*store, 100, &error);
+  ASSERT_NE(log, nullptr) << error.message;
+  exec(kRefuseBadAudit);
+  std::atomic<int> calls{0};
+  std::atomic<bool> committed{false};
+  log->append(audit_of("bad"), std::nullopt, [&](bool ok) {
+    committed = ok;
+    calls.fetch_add(1);
+  });
+  store->flush();  // the first try failed; the retries come 100 ms and more later
+  EXPECT_EQ(calls.load(), 0);
+  exec("DROP TRIGGER refuse_bad");
+  EXPECT_TRUE(log->flush());
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_TRUE(committed.load());
+  const auto rows = log->audit({});
+  ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows.value()[0].point, "bad");
+}
+
 TEST_F(StoreTest, StatsCountSamplesBatchesAndSeries) {
   auto store = open_store();
   ASSERT_NE(store, nullptr);
