@@ -50,6 +50,7 @@ UnitPolicySettings policy_settings(const BusSettings& s) {
   p.probe_timeout = std::min(s.probe_timeout, s.timeout);
   p.backoff_initial = s.backoff_initial;
   p.backoff_max = s.backoff_max;
+  p.quiet_factor = s.quiet_factor;
   return p;
 }
 

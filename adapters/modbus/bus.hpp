@@ -54,6 +54,9 @@ struct BusSettings {
   // Backoff of a unit that stopped answering.
   std::chrono::milliseconds backoff_initial{2000};
   std::chrono::milliseconds backoff_max{300000};
+  // A unit that left a request unanswered for d is not asked again for quiet_factor x d (see
+  // unit_policy.hpp); 0 only for tests that want every request on the line.
+  int quiet_factor = 4;
   std::size_t queue_limit = 1024;  // requests waiting; beyond it submit() refuses
   // Due work that has waited longer than this ranks with the fast polls (no starvation).
   std::chrono::milliseconds starvation_limit{5000};

@@ -37,6 +37,7 @@ void UnitPolicy::on_answer(std::chrono::microseconds latency) {
 }
 
 void UnitPolicy::on_silence(Outcome outcome, TimePoint now) {
+  const milliseconds spent = timeout();  // the most the failed request held the line
   if (outcome == Outcome::kTimeout) timeout_ = std::min(settings_->timeout_ceiling, timeout_ * 2);
   // A probe that failed is a failure of an offline unit: back off again, longer.
   if (state_ == State::kOffline || ++consecutive_failures_ >= settings_->failures_before_offline) {
@@ -45,6 +46,9 @@ void UnitPolicy::on_silence(Outcome outcome, TimePoint now) {
                                      : std::min(settings_->backoff_max, backoff_ * 2);
     backoff_until_ = now + backoff_;
   }
+  // Whatever its state, a unit that held the line for `spent` without an answer leaves it to the
+  // others for quiet_factor times as long: its share of the line stays bounded.
+  backoff_until_ = std::max(backoff_until_, now + spent * settings_->quiet_factor);
 }
 
 }  // namespace gridlet::adapters::modbus

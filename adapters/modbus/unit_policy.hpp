@@ -12,6 +12,9 @@
 //   exponentially (backoff_initial .. backoff_max); while it backs off, may_send() is false and the
 //   bus answers its requests kOffline without touching the line. Any answer (answered() in
 //   transport.hpp) brings it back online at once.
+// - Online or not, after a request that went unanswered for d the unit is not asked for
+//   quiet_factor x d, so a silent unit never holds more than a fifth of the line (by default),
+//   whatever its latency earned or buses.timeout allows.
 #pragma once
 
 #include <chrono>
@@ -29,6 +32,9 @@ struct UnitPolicySettings {
   std::chrono::milliseconds backoff_initial{2000};
   std::chrono::milliseconds backoff_max{300000};
   int failures_before_offline = 3;
+  // After a request that went unanswered for d, the unit is not asked again for quiet_factor x d:
+  // a silent unit holds at most 1 / (1 + quiet_factor) of the line, whatever its timeout.
+  int quiet_factor = 4;
 };
 
 class UnitPolicy {

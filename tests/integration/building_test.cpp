@@ -340,6 +340,7 @@ class FaultClient {
     s.port = static_cast<std::uint16_t>(port);
     s.timeout = 1000ms;
     s.backoff_initial = 1ms;  // the fault block always answers; never hold a write back
+    s.quiet_factor = 0;
     return s;
   }
   mb::Bus bus_;

@@ -3,6 +3,8 @@
 // that interrupts the line. And the unit policy, step by step, on explicit times.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -87,6 +89,67 @@ TEST(UnitPolicy, TimeoutsDoubleUpToTheCeilingAndAnswersBringThemBack) {
   EXPECT_EQ(p.timeout(), 1000ms);
   for (int i = 0; i < 20; ++i) p.on_answer(300ms);
   EXPECT_LT(p.timeout(), 900ms);
+}
+
+// The most line time one silent unit takes in any `window` of an hour, asked as often as
+// its policy lets it (a poller that never gives up), every request waiting out its timeout.
+// `latency`: how fast it answered before falling silent (nullopt: it never answered).
+std::chrono::milliseconds worst_window_of_a_silent_unit(const UnitPolicySettings& s,
+                                                        std::optional<std::chrono::milliseconds> latency,
+                                                        std::chrono::milliseconds window) {
+  UnitPolicy p(s);
+  TimePoint now{};
+  if (latency) {
+    for (int i = 0; i < 8; ++i) p.on_answer(*latency);
+  }
+  std::vector<std::pair<TimePoint, TimePoint>> busy;  // the line held, [from, to)
+  while (now < TimePoint{} + 1h) {
+    if (!p.may_send(now)) {
+      now = p.backoff_until();
+      continue;
+    }
+    const auto d = p.timeout();
+    busy.emplace_back(now, now + d);
+    now += d;
+    p.on_silence(Outcome::kTimeout, now);
+  }
+  std::chrono::milliseconds worst{0};
+  for (std::size_t i = 0; i < busy.size(); ++i) {  // windows starting where the line was taken
+    const TimePoint end = busy[i].first + window;
+    std::chrono::milliseconds held{0};
+    for (std::size_t j = i; j < busy.size() && busy[j].first < end; ++j) {
+      held += std::chrono::duration_cast<std::chrono::milliseconds>(std::min(busy[j].second, end) - busy[j].first);
+    }
+    worst = std::max(worst, held);
+  }
+  return worst;
+}
+
+TEST(UnitPolicy, ASilentUnitHoldsAtMostAFifthOfTheLineAtEveryAllowedTimeout) {
+  // buses.timeout from its minimum to its maximum (config: 50 ms .. 30 s), the other settings at
+  // their defaults (probe_timeout 500 ms, capped at the timeout).
+  for (const auto timeout : {50ms, 100ms, 300ms, 1000ms, 2000ms, 5000ms, 10000ms, 30000ms}) {
+    UnitPolicySettings s;
+    s.timeout = timeout;
+    s.timeout_ceiling = timeout;
+    s.timeout_floor = std::min(s.timeout_floor, timeout);
+    s.probe_timeout = std::min(s.probe_timeout, timeout);
+    // Never answered; answered fast before; answered as slowly as the timeout allows.
+    for (const auto latency : std::vector<std::optional<std::chrono::milliseconds>>{
+             std::nullopt, 20ms, timeout / 2, timeout}) {
+      // A unit that never answered, or answered fast, takes at most a fifth of any minute. One
+      // that earned a long timeout by answering slowly holds the line that long per request: a
+      // fifth of any window of a minute or ten of its timeouts, plus the one request that the
+      // window cuts.
+      const bool fast = !latency || *latency <= 100ms;
+      const std::chrono::milliseconds window = fast ? 60s : std::max<std::chrono::milliseconds>(60s, 10 * timeout);
+      const auto held = worst_window_of_a_silent_unit(s, latency, window);
+      EXPECT_LE(held, window / 5 + (fast ? 0ms : timeout))
+          << "buses.timeout " << timeout.count() << " ms, latency "
+          << (latency ? std::to_string(latency->count()) + " ms" : "never answered") << ", window "
+          << window.count() << " ms";
+    }
+  }
 }
 
 TEST(Answered, OneRuleForEveryCaller) {
@@ -200,7 +263,8 @@ TEST(Bus, APollOfASilentUnitIsAProbeThatGoesAfterHealthyUnitsAndWaitsOnlyTheProb
   rig.line->silent(2);
   std::atomic<int> healthy_polls{0};
   Latch offline;
-  // Both poll at 5 ms: the silent unit's requests fail, three of them take it offline.
+  // Both poll at 5 ms: the silent unit's first request fails, and the unit is left quiet for
+  // four times its probe timeout (its next requests fail without touching the line).
   rig.bus->every(5ms, Priority::kFast, 2, [&] {
     const Response r = rig.bus->execute_now(read(2, 2));
     if (r.outcome == Outcome::kOffline) offline.hit();
@@ -213,7 +277,7 @@ TEST(Bus, APollOfASilentUnitIsAProbeThatGoesAfterHealthyUnitsAndWaitsOnlyTheProb
   const auto h = rig.bus->health();
   EXPECT_FALSE(h.units.at(2).online);
   EXPECT_TRUE(h.units.at(1).online);
-  EXPECT_EQ(h.units.at(2).requests, 3u);  // three probes went on the line, no more
+  EXPECT_EQ(h.units.at(2).requests, 1u);  // one probe went on the line, no more
   for (const auto& e : rig.line->log()) {
     if (e.unit == 2) {
       EXPECT_EQ(e.timeout, 400ms) << "a silent unit must never get buses.timeout";
