@@ -72,3 +72,18 @@ start_gatewayd() {
   wait_for_line "$data/gatewayd.log" "ready" "$gw_pid"
   gw_base="http://$(sed -n 's/.*API listening on \([0-9.]*:[0-9]*\).*/\1/p' "$data/gatewayd.log" | tail -n 1)"
 }
+
+# wait_for_healthy BASE PID [SECONDS]: returns once GET BASE/api/v1/health says "ok" (every
+# enabled device online, the store writable); fails, showing the answer, when PID exits first or
+# after SECONDS (default 20).
+wait_for_healthy() {
+  local base="$1" pid="$2" deadline=$((SECONDS + ${3:-20})) answer=""
+  until answer="$(curl -sf "$base/api/v1/health" 2>/dev/null)" &&
+    python3 -c 'import json, sys; sys.exit(json.load(sys.stdin)["status"] != "ok")' <<<"$answer"; do
+    if ! kill -0 "$pid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+      echo "gatewayd at $base is not healthy (process $pid exited or took too long): $answer" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
