@@ -39,9 +39,10 @@ class TomlChecker {
   bool boolean(const toml::table& t, std::string_view key, const std::string& path, bool& out);
   std::optional<std::int64_t> integer(const toml::table& t, std::string_view key, const std::string& path,
                                       std::int64_t min, std::int64_t max, bool required = false);
+  // The same, stored into `out` when present and valid (left alone otherwise).
   template <typename Int>
-  void integer(const toml::table& t, std::string_view key, const std::string& path, Int& out,
-               std::int64_t min, std::int64_t max, bool required = false) {
+  void integer_into(const toml::table& t, std::string_view key, const std::string& path, Int& out,
+                    std::int64_t min, std::int64_t max, bool required = false) {
     if (const auto v = integer(t, key, path, min, max, required)) out = static_cast<Int>(*v);
   }
   // An integer or a float, finite.

@@ -135,26 +135,23 @@ void Router::history(const Params& params, const Query& query, Respond respond) 
     const auto it = query.find(name);
     return it == query.end() ? nullptr : &it->second;
   };
-  std::int64_t to_ms = now;
-  if (const auto* v = param("to")) {
-    const auto t = parse_time_ms(*v);
-    if (!t) {
+  // A time parameter: absent (nullopt inside), or Unix ms / RFC 3339; false when malformed.
+  auto time_param = [&](std::string_view name, std::optional<std::int64_t>& out) {
+    const auto* v = param(name);
+    if (v == nullptr) return true;
+    out = parse_time_ms(*v);
+    return out.has_value();
+  };
+  std::optional<std::int64_t> to, from;
+  for (auto [name, out] : {std::pair{"to", &to}, std::pair{"from", &from}}) {
+    if (!time_param(name, *out)) {
       return respond(error_response(
           400, "bad_request",
-          "to: expected Unix milliseconds or RFC 3339 UTC like 2026-11-25T10:00:00Z"));
+          std::string(name) + ": expected Unix milliseconds or RFC 3339 UTC like 2026-11-25T10:00:00Z"));
     }
-    to_ms = *t;
   }
-  std::int64_t from_ms = to_ms - kDefaultHistoryRangeMs;
-  if (const auto* v = param("from")) {
-    const auto t = parse_time_ms(*v);
-    if (!t) {
-      return respond(error_response(
-          400, "bad_request",
-          "from: expected Unix milliseconds or RFC 3339 UTC like 2026-11-25T10:00:00Z"));
-    }
-    from_ms = *t;
-  }
+  const std::int64_t to_ms = to.value_or(now);
+  const std::int64_t from_ms = from.value_or(to_ms - kDefaultHistoryRangeMs);
   if (from_ms >= to_ms) {
     return respond(error_response(400, "bad_request", "from: must be before to"));
   }

@@ -51,7 +51,7 @@ json query_param(std::string_view name, std::string_view description,
           {"schema", std::move(schema)}};
 }
 
-// What parse_time_ms and parse_step_ms in router.cpp accept (the range between from and to and
+// What parse_time_ms and parse_step_ms in history.cpp accept (the range between from and to and
 // the number of rows are checked against each other, which a schema cannot say: 400 then).
 const json kTimeParam = {
     {"type", "string"},

@@ -70,8 +70,8 @@ void load_storage(TomlChecker& c, const toml::table& root, StorageConfig& s) {
   if (dir.empty()) c.error(t->get("data_dir"), p + ".data_dir", "must not be empty");
   s.data_dir = dir;
   c.duration(*t, "commit_interval", p, s.commit_interval, 10ms, 60s);
-  c.integer(*t, "max_batch_samples", p, s.max_batch_samples, 100, 1'000'000);
-  c.integer(*t, "queue_limit_samples", p, s.queue_limit_samples, 1000, 100'000'000);
+  c.integer_into(*t, "max_batch_samples", p, s.max_batch_samples, 100, 1'000'000);
+  c.integer_into(*t, "queue_limit_samples", p, s.queue_limit_samples, 1000, 100'000'000);
   constexpr auto kYears100 = std::chrono::milliseconds(std::chrono::hours(24 * 365 * 100));
   c.duration(*t, "raw_retention", p, s.raw_retention, std::chrono::hours(1), kYears100, true);
   c.duration(*t, "rollup_1m_retention", p, s.rollup_1m_retention, std::chrono::hours(1), kYears100,
@@ -96,9 +96,9 @@ void load_api(TomlChecker& c, const toml::table& root, ApiConfig& api) {
   std::string tokens = api.tokens_file.string();
   c.string(*t, "tokens_file", "api", tokens);
   api.tokens_file = tokens;
-  c.integer(*t, "max_connections", "api", api.max_connections, 1, 4096);
-  c.integer(*t, "max_connections_per_address", "api", api.max_connections_per_address, 1, 4096);
-  c.integer(*t, "max_header_connections", "api", api.max_header_connections, 1, 4096);
+  c.integer_into(*t, "max_connections", "api", api.max_connections, 1, 4096);
+  c.integer_into(*t, "max_connections_per_address", "api", api.max_connections_per_address, 1, 4096);
+  c.integer_into(*t, "max_header_connections", "api", api.max_header_connections, 1, 4096);
   c.duration(*t, "header_timeout", "api", api.header_timeout, std::chrono::milliseconds(100),
              std::chrono::seconds(60));
 }
@@ -125,14 +125,14 @@ void load_buses(TomlChecker& c, const toml::table& root, std::vector<BusConfig>&
     if (type == "tcp") {
       b.type = BusType::kTcp;
       c.string(t, "host", p, b.host, true);
-      c.integer(t, "port", p, b.port, 1, 65535);
+      c.integer_into(t, "port", p, b.port, 1, 65535);
       for (auto key : {"device", "baud", "parity", "data_bits", "stop_bits", "frame_gap"}) {
         if (t.get(key)) c.error(t.get(key), p + "." + key, "only valid for type = \"rtu\"");
       }
     } else if (type == "rtu") {
       b.type = BusType::kRtu;
       c.string(t, "device", p, b.device, true);
-      c.integer(t, "baud", p, b.baud, 1200, 921600);
+      c.integer_into(t, "baud", p, b.baud, 1200, 921600);
       std::string parity = "N";
       c.string(t, "parity", p, parity);
       if (parity != "N" && parity != "E" && parity != "O") {
@@ -140,8 +140,8 @@ void load_buses(TomlChecker& c, const toml::table& root, std::vector<BusConfig>&
       } else {
         b.parity = parity[0];
       }
-      c.integer(t, "data_bits", p, b.data_bits, 7, 8);
-      c.integer(t, "stop_bits", p, b.stop_bits, 1, 2);
+      c.integer_into(t, "data_bits", p, b.data_bits, 7, 8);
+      c.integer_into(t, "stop_bits", p, b.stop_bits, 1, 2);
       c.duration(t, "frame_gap", p, b.frame_gap, 0ms, 1000ms);
       for (auto key : {"host", "port"}) {
         if (t.get(key)) c.error(t.get(key), p + "." + key, "only valid for type = \"tcp\"");
@@ -223,7 +223,7 @@ void load_devices(TomlChecker& c, const toml::table& root, const std::vector<Bus
       }
     }
     c.string(t, "bus", p, d.bus, true);
-    c.integer(t, "unit_id", p, d.unit_id, 1, 247);
+    c.integer_into(t, "unit_id", p, d.unit_id, 1, 247);
     c.string(t, "profile", p, d.profile, true);
     if (!profile_dirs.empty() && !d.profile.empty() && d.profile != kSunSpecProfile) {
       if (auto path = resolve_profile(d.profile, profile_dirs)) {
