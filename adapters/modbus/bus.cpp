@@ -217,7 +217,7 @@ Response Bus::Impl::execute(const Request& r) {
     // Setpoint work while draining runs on a line that the drain interrupted: let it through.
     if (draining) transport->resume();
     UnitRecord& unit = unit_of(r.unit);
-    if (!unit.policy.may_send(SteadyClock::now())) {
+    if (!unit.policy.may_send(SteadyClock::now(), running_priority <= Priority::kKeepAlive)) {
       resp.outcome = Outcome::kOffline;
       resp.completed_ms = unix_ms();
       ++stats.errors["offline"];  // not sent: the unit backs off
@@ -281,13 +281,15 @@ void Bus::Impl::record(const Request& r, const Response& resp, UnitRecord& unit)
   } else {
     ++unit.health.failures;
     const auto now = SteadyClock::now();
-    unit.policy.on_silence(resp.outcome, now);
+    unit.policy.on_silence(resp.outcome, now, resp.latency);
   }
   unit.health.online = unit.policy.state() == UnitPolicy::State::kOnline;
+  // For a unit that is not online: until when its polls are held back (backoff or quiet period).
   const auto now = SteadyClock::now();
+  const auto held_back = unit.policy.send_after();
   unit.health.backoff_until_ms =
-      unit.policy.backoff_until() > now
-          ? resp.completed_ms + duration_cast<milliseconds>(unit.policy.backoff_until() - now).count()
+      !unit.health.online && held_back > now
+          ? resp.completed_ms + duration_cast<milliseconds>(held_back - now).count()
           : 0;
 }
 

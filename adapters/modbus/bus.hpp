@@ -69,7 +69,7 @@ struct UnitHealth {
   std::uint64_t requests = 0;
   std::uint64_t failures = 0;
   std::int64_t last_ok_ms = 0;
-  std::int64_t backoff_until_ms = 0;  // 0 = not backing off
+  std::int64_t backoff_until_ms = 0;  // a unit not online: its polls held back until then (0: not)
 };
 
 struct BusHealth {

@@ -34,10 +34,16 @@ void UnitPolicy::on_answer(std::chrono::microseconds latency) {
   consecutive_failures_ = 0;
   backoff_ = milliseconds(0);
   backoff_until_ = TimePoint{};
+  quiet_until_ = TimePoint{};
 }
 
-void UnitPolicy::on_silence(Outcome outcome, TimePoint now) {
-  const milliseconds spent = timeout();  // the most the failed request held the line
+void UnitPolicy::on_silence(Outcome outcome, TimePoint now, std::chrono::microseconds held) {
+  // What the failed request cost the line: a timeout its whole timeout, a garbled or refusing
+  // reply the time it took.
+  const milliseconds spent =
+      outcome == Outcome::kTimeout
+          ? timeout()
+          : std::min(timeout(), std::chrono::ceil<milliseconds>(held));
   if (outcome == Outcome::kTimeout) timeout_ = std::min(settings_->timeout_ceiling, timeout_ * 2);
   // A probe that failed is a failure of an offline unit: back off again, longer.
   if (state_ == State::kOffline || ++consecutive_failures_ >= settings_->failures_before_offline) {
@@ -47,8 +53,8 @@ void UnitPolicy::on_silence(Outcome outcome, TimePoint now) {
     backoff_until_ = now + backoff_;
   }
   // Whatever its state, a unit that held the line for `spent` without an answer leaves it to the
-  // others for quiet_factor times as long: its share of the line stays bounded.
-  backoff_until_ = std::max(backoff_until_, now + spent * settings_->quiet_factor);
+  // others' polls for quiet_factor times as long: its share of the line stays bounded.
+  quiet_until_ = now + spent * settings_->quiet_factor;
 }
 
 }  // namespace gridlet::adapters::modbus

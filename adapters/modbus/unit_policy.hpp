@@ -12,11 +12,13 @@
 //   exponentially (backoff_initial .. backoff_max); while it backs off, may_send() is false and the
 //   bus answers its requests kOffline without touching the line. Any answer (answered() in
 //   transport.hpp) brings it back online at once.
-// - Online or not, after a request that went unanswered for d the unit is not asked for
-//   quiet_factor x d, so a silent unit never holds more than a fifth of the line (by default),
-//   whatever its latency earned or buses.timeout allows.
+// - Online or not, after a request that went unanswered for d (a timeout: its whole timeout; a
+//   garbled reply: the time it took) the unit is not polled for quiet_factor x d, so a silent
+//   unit never holds more than a fifth of the line (by default), whatever its latency earned or
+//   buses.timeout allows. Setpoint writes and keep-alives are not held back by it.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
@@ -44,16 +46,23 @@ class UnitPolicy {
 
   explicit UnitPolicy(const UnitPolicySettings& settings);
 
-  // False while the unit backs off: a request now would not be sent.
-  bool may_send(TimePoint now) const { return now >= backoff_until_; }
+  // False while the unit backs off, or while it is left quiet after an unanswered request: a
+  // request now would not be sent. `urgent` work (setpoint writes, keep-alives, releases) is held
+  // back by the backoff of an offline unit only, never by the quiet period.
+  bool may_send(TimePoint now, bool urgent = false) const {
+    return now >= backoff_until_ && (urgent || now >= quiet_until_);
+  }
+  // When polls may be sent again.
+  TimePoint send_after() const { return std::max(backoff_until_, quiet_until_); }
   // The response timeout of the next request.
   std::chrono::milliseconds timeout() const;
   // Whether the next request is a probe (the unit is not known to be online).
   bool probing() const { return state_ != State::kOnline; }
 
-  // What became of a request that went on the line.
+  // What became of a request that went on the line. `held`: how long it held the line (a
+  // timeout is charged its whole timeout).
   void on_answer(std::chrono::microseconds latency);
-  void on_silence(Outcome outcome, TimePoint now);
+  void on_silence(Outcome outcome, TimePoint now, std::chrono::microseconds held = {});
 
   State state() const { return state_; }
   TimePoint backoff_until() const { return backoff_until_; }
@@ -66,6 +75,7 @@ class UnitPolicy {
   int consecutive_failures_ = 0;
   std::chrono::milliseconds backoff_{0};
   TimePoint backoff_until_{};
+  TimePoint quiet_until_{};
   double srtt_ms_ = -1;
   double rttvar_ms_ = 0;
   std::chrono::milliseconds timeout_;

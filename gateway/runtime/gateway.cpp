@@ -9,6 +9,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <atomic>
 #include <csignal>
 #include <memory>
 #include <prometheus/registry.h>
@@ -186,7 +187,10 @@ struct Gateway::Impl {
   adapters::Mutex stop_mu;
   adapters::CondVar stop_cv;
   bool loop_done GUARDED_BY(stop_mu) = false;
+  bool started = false;    // start() succeeded
   bool torn_down = false;
+  bool abandoned = false;  // run() left a bus thread stuck: nothing may be destroyed
+  std::atomic<std::uint16_t> api_port{0};
 };
 
 int Gateway::Impl::start() {
@@ -260,6 +264,7 @@ int Gateway::Impl::start() {
     spdlog::critical("API cannot listen on {}:{}: {}", cfg.api.listen_host, cfg.api.listen_port, err);
     return kExitStartup;
   }
+  api_port = server->port();
   spdlog::info("API listening on {}:{}", cfg.api.listen_host, server->port());
 
   scheduler.every(kStaleCheckPeriod, [this] { points.mark_stale(); }, "mark-stale");
@@ -279,6 +284,7 @@ int Gateway::Impl::start() {
     signals = std::make_unique<asio::signal_set>(ioc, SIGINT, SIGTERM, SIGHUP);
     wait_for_signal();
   }
+  started = true;
   return kExitOk;
 }
 
@@ -364,6 +370,7 @@ void Gateway::Impl::begin_stop(const char* why) {
 }
 
 Gateway::Stopped Gateway::Impl::run() {
+  if (!started) return Stopped::kClean;  // start() failed: nothing runs
   sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u", cfg.api.listen_host.c_str(), server->port());
   spdlog::info("ready");
   ioc.run();  // returns once the API is closed and in-flight answers are sent
@@ -399,6 +406,7 @@ Gateway::Stopped Gateway::Impl::finish_stop() {
                  telemetry->stats().samples_committed);
     spdlog::default_logger()->flush();
     torn_down = true;  // nothing may be destroyed under the stuck thread
+    abandoned = true;
     return Stopped::kAbandonedBus;
   }
   teardown();
@@ -423,13 +431,17 @@ void Gateway::Impl::teardown() {
     telemetry->flush();
     const auto st = telemetry->stats();
     telemetry.reset();  // joins the writer
-    spdlog::info("stopped; {} samples committed this run", st.samples_committed);
+    if (started) spdlog::info("stopped; {} samples committed this run", st.samples_committed);
   }
 }
 
 Gateway::Gateway(GatewayOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
-Gateway::~Gateway() = default;
+Gateway::~Gateway() {
+  // A bus thread stuck in an exchange may still call into any part: leak them all on purpose
+  // (the process is about to end; see Stopped::kAbandonedBus).
+  if (impl_->abandoned) (void)impl_.release();
+}
 
 int Gateway::start() { return impl_->start(); }
 
@@ -443,6 +455,6 @@ void Gateway::stop() {
   asio::post(impl_->ioc, [impl = impl_.get()] { impl->begin_stop("stop requested"); });
 }
 
-std::uint16_t Gateway::api_port() const { return impl_->server ? impl_->server->port() : 0; }
+std::uint16_t Gateway::api_port() const { return impl_->api_port.load(); }
 
 }  // namespace gridlet::runtime

@@ -41,7 +41,8 @@ class Gateway {
     kClean,
     // A bus thread was still inside an exchange at the stop deadline (a serial line waiting out
     // its timeout). The store and the event log are committed, but the thread may still report
-    // to this object: the process must end (std::_Exit) without destroying it.
+    // to this object: the process should end (std::_Exit). Destroying the Gateway then leaks its
+    // parts on purpose instead of freeing them under the thread.
     kAbandonedBus,
   };
 
@@ -55,7 +56,8 @@ class Gateway {
   int start();
 
   // Runs the event loop on the calling thread until stop() has finished, and tells systemd that
-  // the gateway is ready. After it returns, everything is stopped and committed.
+  // the gateway is ready. After it returns, everything is stopped and committed. Returns at once
+  // when start() did not succeed.
   Stopped run();
 
   // Re-reads the configuration and the tokens (off the loop), then applies on the loop what can
@@ -69,7 +71,7 @@ class Gateway {
   // the answers in flight, queued samples are committed. Any thread; idempotent.
   void stop();
 
-  // The API's port (useful with api.listen = "127.0.0.1:0"); 0 before start().
+  // The API's port (useful with api.listen = "127.0.0.1:0"); 0 before start(). Any thread.
   std::uint16_t api_port() const;
 
  private:

@@ -339,7 +339,8 @@ class FaultClient {
     s.host = "127.0.0.1";
     s.port = static_cast<std::uint16_t>(port);
     s.timeout = 1000ms;
-    s.backoff_initial = 1ms;  // the fault block always answers; never hold a write back
+    // The fault block always answers: never hold its reads or writes back.
+    s.backoff_initial = 1ms;
     s.quiet_factor = 0;
     return s;
   }

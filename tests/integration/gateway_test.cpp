@@ -106,6 +106,7 @@ TEST(Gateway, AnInvalidConfigurationIsRefusedAtStart) {
   Gateway gateway(options);
   EXPECT_EQ(gateway.start(), kExitConfig);
   EXPECT_EQ(gateway.api_port(), 0);
+  EXPECT_EQ(gateway.run(), Gateway::Stopped::kClean) << "nothing to run after a failed start";
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -105,7 +106,7 @@ std::chrono::milliseconds worst_window_of_a_silent_unit(const UnitPolicySettings
   std::vector<std::pair<TimePoint, TimePoint>> busy;  // the line held, [from, to)
   while (now < TimePoint{} + 1h) {
     if (!p.may_send(now)) {
-      now = p.backoff_until();
+      now = p.send_after();
       continue;
     }
     const auto d = p.timeout();
@@ -150,6 +151,31 @@ TEST(UnitPolicy, ASilentUnitHoldsAtMostAFifthOfTheLineAtEveryAllowedTimeout) {
           << window.count() << " ms";
     }
   }
+}
+
+TEST(UnitPolicy, TheQuietPeriodHoldsBackPollsNotWritesAndChargesWhatTheLineCost) {
+  UnitPolicySettings s;
+  s.timeout = 5s;
+  s.timeout_ceiling = 5s;
+  const TimePoint t0{};
+  // A slow unit times out once: it stays online, its polls wait 4 x 5 s, its writes do not.
+  UnitPolicy slow(s);
+  slow.on_answer(2000ms);
+  ASSERT_EQ(slow.timeout(), 5s);
+  slow.on_silence(Outcome::kTimeout, t0, 5s);
+  EXPECT_EQ(slow.state(), UnitPolicy::State::kOnline);
+  EXPECT_FALSE(slow.may_send(t0 + 19s));
+  EXPECT_TRUE(slow.may_send(t0 + 19s, /*urgent=*/true));
+  EXPECT_TRUE(slow.may_send(t0 + 20s));
+  // A garbled reply that came back in 3 ms is charged 3 ms, not the timeout.
+  UnitPolicy noisy(s);
+  noisy.on_answer(20ms);
+  noisy.on_silence(Outcome::kMalformed, t0, 3ms);
+  EXPECT_FALSE(noisy.may_send(t0 + 11ms));
+  EXPECT_TRUE(noisy.may_send(t0 + 12ms));
+  // An answer ends the quiet period at once.
+  slow.on_answer(2000ms);
+  EXPECT_TRUE(slow.may_send(t0 + 1ms));
 }
 
 TEST(Answered, OneRuleForEveryCaller) {
@@ -283,6 +309,14 @@ TEST(Bus, APollOfASilentUnitIsAProbeThatGoesAfterHealthyUnitsAndWaitsOnlyTheProb
       EXPECT_EQ(e.timeout, 400ms) << "a silent unit must never get buses.timeout";
     }
   }
+  // Its polls are held back; a setpoint write still goes on the line.
+  Latch written;
+  ASSERT_TRUE(rig.bus->submit(write(2, 7), [&](const Response&) { written.hit(); }));
+  ASSERT_TRUE(written.wait(1));
+  const auto log = rig.line->log();
+  EXPECT_TRUE(std::any_of(log.begin(), log.end(), [](const auto& e) {
+    return e.unit == 2 && e.op == Request::Op::kWriteRegisters;
+  }));
   rig.bus->stop();
   EXPECT_GT(healthy_polls.load(), 0);
 }
