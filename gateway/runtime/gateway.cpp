@@ -364,6 +364,7 @@ void Gateway::Impl::begin_stop(const char* why) {
     }
   });
   fleet->begin_shutdown();
+  telemetry->stop_maintenance();  // a long retention pass must not hold up the final commit
   server->stop();
   loop_timer.cancel();
   if (signals) signals->cancel();

@@ -216,9 +216,13 @@ struct TelemetryStore::Impl {
   // --- Read connections. ---
   mutable adapters::Mutex readers_mu;
   mutable std::vector<Connection> idle_readers GUARDED_BY(readers_mu);
+
+  // Set by stop_maintenance() and at close: retention work ends at its next transaction.
+  std::atomic<bool> maintenance_stopped{false};
 };
 
 TelemetryStore::Impl::~Impl() {
+  maintenance_stopped = true;
   if (writer.joinable()) {
     {
       adapters::MutexLock lock(queue_mu);
@@ -651,7 +655,9 @@ std::int64_t TelemetryStore::Impl::delete_before(const TierTable& tier, std::int
   std::int64_t total_deleted = 0;
   std::int64_t series = std::numeric_limits<std::int64_t>::min();
   bool more_series = true;
-  while (more_series) {
+  // Stopped between transactions when the store is closing (stop_maintenance()): what is left
+  // is deleted at the next pass.
+  while (more_series && !maintenance_stopped.load(std::memory_order_relaxed)) {
     if (!detail::exec(db.get(), "BEGIN IMMEDIATE", &error)) break;
     std::int64_t deleted_in_txn = 0;
     bool failed = false;
@@ -749,7 +755,7 @@ bool TelemetryStore::Impl::enforce_budget() {
   bool deleted_any = false;
   // Each round deletes roughly the share of the oldest time span that is over budget; a few
   // rounds converge even when the tier is only part of the file.
-  for (int round = 0; round < 64; ++round) {
+  for (int round = 0; round < 64 && !maintenance_stopped.load(std::memory_order_relaxed); ++round) {
     const std::optional<std::uint64_t> used = detail::used_bytes(db.get());
     if (!used || *used <= options.disk_budget_bytes) return deleted_any;
 
@@ -794,7 +800,7 @@ bool TelemetryStore::Impl::enforce_budget() {
 // Gives free pages back to the file system. In WAL mode the file shrinks at the next checkpoint,
 // so checkpoint right away (TRUNCATE also resets the WAL file to zero bytes).
 void TelemetryStore::Impl::vacuum() {
-  for (;;) {
+  while (!maintenance_stopped.load(std::memory_order_relaxed)) {
     const auto free_pages = detail::query_int(db.get(), "PRAGMA freelist_count", nullptr);
     if (!free_pages || *free_pages == 0) break;
     const std::string sql = fmt::format("PRAGMA incremental_vacuum({})", kVacuumChunkPages);
@@ -967,6 +973,8 @@ Result<HistoryResult> TelemetryStore::Impl::history(const HistoryQuery& q) const
 TelemetryStore::TelemetryStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 TelemetryStore::~TelemetryStore() = default;
+
+void TelemetryStore::stop_maintenance() { impl_->maintenance_stopped = true; }
 
 std::unique_ptr<TelemetryStore> TelemetryStore::open(const StoreOptions& options,
                                                      OpenError* error) {

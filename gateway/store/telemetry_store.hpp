@@ -178,6 +178,10 @@ class TelemetryStore {
   // it periodically; exposed for tests (it runs on the writer thread and this call waits for it).
   // now_ms is "now" in Unix ms.
   void enforce_retention(std::int64_t now_ms);
+  // For shutdown: retention work in progress (a long first pass after a week off) ends at its
+  // next transaction, so flush() and closing are not held up by it; the rest is deleted at the
+  // next start. Samples and jobs are unaffected. Any thread.
+  void stop_maintenance();
 
   StoreStats stats() const;
 

@@ -388,6 +388,33 @@ TEST_F(StoreTest, StartupRetentionIsTheWritersFirstJob) {
   EXPECT_EQ(store->stats().batches_committed, 1u);
 }
 
+TEST_F(StoreTest, StoppedMaintenanceLeavesAResumableStoreAndCommitsEverySample) {
+  const std::int64_t now = now_ms();
+  {
+    auto store = open_store();
+    ASSERT_NE(store, nullptr);
+    std::vector<Sample> old;
+    for (int i = 0; i < 120'000; ++i) old.push_back({1, now - 3 * kHour + i, 1.0});
+    ASSERT_TRUE(store->append(old));
+  }
+  options_.raw_retention = std::chrono::hours(1);
+  {
+    auto store = open_store();
+    ASSERT_NE(store, nullptr);
+    store->stop_maintenance();  // as at SIGTERM: the start-up pass ends at its next transaction
+    const Sample fresh[] = {{1, now, 7.0}};
+    ASSERT_TRUE(store->append(fresh));
+    store->flush();
+    EXPECT_EQ(query_int("SELECT count(*) FROM samples WHERE ts_ms = " + std::to_string(now)), 1);
+    EXPECT_LE(query_int("SELECT count(*) FROM samples"), 120'001);
+  }
+  // The next start finishes what was left.
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  store->flush();
+  EXPECT_EQ(query_int("SELECT count(*) FROM samples"), 1);
+}
+
 TEST_F(StoreTest, QueueFullDropsAreCounted) {
   options_.queue_limit_samples = 100;
   options_.commit_interval = std::chrono::hours(1);  // the writer waits for flush()
