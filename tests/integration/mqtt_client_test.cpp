@@ -1,0 +1,290 @@
+// The MQTT client against a real mosquitto on 127.0.0.1: both protocol versions, the birth and
+// last-will status, reconnecting (with its subscriptions) after a broker restart, passwords, and
+// TLS with certificates this test makes with the openssl command.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "adapters/mqtt/client.hpp"
+#include "tests/integration/mqtt_support.hpp"
+#include "tests/integration/test_support.hpp"
+
+namespace gridlet::adapters::mqtt {
+namespace {
+
+using gridlet::testing::ChildProcess;
+using gridlet::testing::eventually;
+using gridlet::testing::Mosquitto;
+using gridlet::testing::TempDir;
+using gridlet::testing::ThreadExecutor;
+using namespace std::chrono_literals;
+
+// What one client saw: connects and messages, from the executor's thread.
+struct Seen {
+  std::mutex mu;
+  int connects = 0;
+  std::vector<Message> messages;
+
+  Client::Handlers handlers() {
+    return {[this](bool) {
+              std::lock_guard lock(mu);
+              ++connects;
+            },
+            {},
+            [this](Message m) {
+              std::lock_guard lock(mu);
+              messages.push_back(std::move(m));
+            }};
+  }
+  int connected_times() {
+    std::lock_guard lock(mu);
+    return connects;
+  }
+  std::optional<Message> last(const std::string& topic) {
+    std::lock_guard lock(mu);
+    for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+      if (it->topic == topic) return *it;
+    }
+    return std::nullopt;
+  }
+  int count(const std::string& topic) {
+    std::lock_guard lock(mu);
+    int n = 0;
+    for (const auto& m : messages) n += m.topic == topic ? 1 : 0;
+    return n;
+  }
+};
+
+ClientSettings settings_for(const Mosquitto& broker, const std::string& client_id, int version = 4) {
+  ClientSettings s;
+  s.name = client_id;
+  s.url = broker.url();
+  s.client_id = client_id;
+  s.version = version;
+  s.reconnect_min = 100ms;
+  s.reconnect_max = 1s;
+  return s;
+}
+
+// Publishes and waits for the outcome (acknowledged for QoS 1).
+bool publish_and_wait(Client& c, Message m) {
+  std::atomic<int> result{-1};
+  if (!c.publish(std::move(m), [&](bool ok) { result = ok ? 1 : 0; })) return false;
+  return eventually(5s, [&] { return result.load() >= 0; }) && result.load() == 1;
+}
+
+class MqttClientVersions : public ::testing::TestWithParam<int> {};
+
+TEST_P(MqttClientVersions, PublishesSubscribesAndAnnouncesItsStatus) {
+  TempDir dir;
+  Mosquitto broker(dir.path() / "broker");
+  ASSERT_TRUE(broker.ready()) << broker.log();
+  ThreadExecutor loop;
+
+  Seen gw_seen, observer_seen;
+  auto gw_settings = settings_for(broker, "gw", GetParam());
+  gw_settings.will = Message{"gridlet/it/status", "offline", 1, true};
+  gw_settings.birth = Message{"gridlet/it/status", "online", 1, true};
+  Client gw(gw_settings, loop, gw_seen.handlers());
+  Client observer(settings_for(broker, "observer", GetParam()), loop, observer_seen.handlers());
+  gw.subscribe("dev/+/power", 1);
+  observer.subscribe("gridlet/#", 1);
+  ASSERT_TRUE(gw.start());
+  ASSERT_TRUE(observer.start());
+  ASSERT_TRUE(eventually(5s, [&] { return gw.connected() && observer.connected(); }))
+      << gw.stats().last_error << " / " << observer.stats().last_error << "\n" << broker.log();
+
+  // The birth message, retained: a subscriber that comes later sees it too.
+  ASSERT_TRUE(eventually(5s, [&] { return observer_seen.last("gridlet/it/status").has_value(); }));
+  EXPECT_EQ(observer_seen.last("gridlet/it/status")->payload, "online");
+
+  // QoS 1 both ways, through the subscription with a wildcard.
+  ASSERT_TRUE(publish_and_wait(observer, {"dev/plug1/power", "42.5", 1, false}));
+  ASSERT_TRUE(eventually(5s, [&] { return gw_seen.last("dev/plug1/power").has_value(); }));
+  EXPECT_EQ(gw_seen.last("dev/plug1/power")->payload, "42.5");
+  EXPECT_EQ(gw_seen.last("dev/plug1/power")->qos, 1);
+  ASSERT_TRUE(publish_and_wait(gw, {"gridlet/it/pv/W", R"({"value":1200})", 1, true}));
+  ASSERT_TRUE(eventually(5s, [&] { return observer_seen.last("gridlet/it/pv/W").has_value(); }));
+  EXPECT_EQ(gw.stats().messages_out, 1u);
+  EXPECT_GE(gw.stats().messages_in, 1u);
+
+  // A clean stop says "offline" itself (a broker sends the will only for a client that vanished).
+  gw.stop(2s);
+  EXPECT_TRUE(eventually(5s, [&] {
+    const auto m = observer_seen.last("gridlet/it/status");
+    return m && m->payload == "offline";
+  }));
+  EXPECT_FALSE(gw.publish({"gridlet/it/pv/W", "1", 1, false})) << "stopped: refused, not queued";
+}
+
+INSTANTIATE_TEST_SUITE_P(Mqtt311And5, MqttClientVersions, ::testing::Values(4, 5),
+                         [](const ::testing::TestParamInfo<int>& p) { return p.param == 5 ? "v5" : "v311"; });
+
+TEST(MqttClient, ReconnectsAfterTheBrokerRestartsAndSubscribesAgain) {
+  TempDir dir;
+  Mosquitto broker(dir.path() / "broker");
+  ASSERT_TRUE(broker.ready()) << broker.log();
+  ThreadExecutor loop;
+  Seen seen, other_seen;
+  Client c(settings_for(broker, "gw"), loop, seen.handlers());
+  c.subscribe("cmd/#", 0);
+  ASSERT_TRUE(c.start());
+  ASSERT_TRUE(eventually(5s, [&] { return c.connected(); })) << c.stats().last_error;
+
+  ASSERT_TRUE(broker.restart()) << broker.log();  // a clean session: our subscription is gone
+  ASSERT_TRUE(eventually(10s, [&] { return seen.connected_times() == 2; }))
+      << c.stats().last_error << " lost " << c.stats().connections_lost;
+  EXPECT_GE(c.stats().connections_lost, 1u);
+
+  Client other(settings_for(broker, "other"), loop, other_seen.handlers());
+  ASSERT_TRUE(other.start());
+  ASSERT_TRUE(eventually(5s, [&] { return other.connected(); }));
+  ASSERT_TRUE(publish_and_wait(other, {"cmd/relay", "ON", 1, false}));
+  EXPECT_TRUE(eventually(5s, [&] { return seen.last("cmd/relay").has_value(); }))
+      << "subscribed again after the reconnect";
+}
+
+TEST(MqttClient, PublishingWhileDisconnectedIsRefusedNotLost) {
+  TempDir dir;
+  ThreadExecutor loop;
+  ClientSettings s;
+  s.name = s.client_id = "gw";
+  s.url = "tcp://127.0.0.1:" + std::to_string(gridlet::testing::free_loopback_port());  // nobody
+  s.reconnect_min = 100ms;
+  s.reconnect_max = 200ms;
+  Seen seen;
+  Client c(s, loop, seen.handlers());
+  ASSERT_TRUE(c.start());
+  ASSERT_TRUE(eventually(5s, [&] { return c.stats().connect_failures >= 2; })) << "keeps retrying";
+  std::atomic<int> result{-1};
+  EXPECT_FALSE(c.publish({"a", "b", 1, false}, [&](bool ok) { result = ok ? 1 : 0; }));
+  EXPECT_TRUE(eventually(2s, [&] { return result.load() == 0; })) << "the caller hears it failed";
+  EXPECT_FALSE(c.stats().last_error.empty());
+}
+
+TEST(MqttClient, AnUnsupportedUrlIsAClearError) {
+  ThreadExecutor loop;
+  ClientSettings s;
+  s.name = s.client_id = "gw";
+  s.url = "ws://127.0.0.1:9001";
+  Seen seen;
+  Client c(s, loop, seen.handlers());
+  EXPECT_FALSE(c.start());
+  EXPECT_NE(c.stats().last_error.find("unsupported URL"), std::string::npos) << c.stats().last_error;
+}
+
+TEST(MqttClient, PasswordsAreRefusedAndAccepted) {
+  TempDir dir;
+  const auto passwords = dir.path() / "passwd";
+  ChildProcess make({"/usr/bin/mosquitto_passwd", "-c", "-b", passwords.string(), "gridlet", "s3cret"});
+  ASSERT_EQ(make.wait(), 0) << make.log();
+  Mosquitto::Options o;
+  o.password_file = passwords;
+  Mosquitto broker(dir.path() / "broker", o);
+  ASSERT_TRUE(broker.ready()) << broker.log();
+  ThreadExecutor loop;
+
+  Seen wrong_seen, right_seen;
+  auto wrong = settings_for(broker, "wrong");
+  wrong.username = "gridlet";
+  wrong.password = "guess";
+  Client w(wrong, loop, wrong_seen.handlers());
+  ASSERT_TRUE(w.start());
+  auto right = settings_for(broker, "right");
+  right.username = "gridlet";
+  right.password = "s3cret";
+  Client r(right, loop, right_seen.handlers());
+  ASSERT_TRUE(r.start());
+  ASSERT_TRUE(eventually(5s, [&] { return r.connected(); })) << r.stats().last_error << "\n" << broker.log();
+  ASSERT_TRUE(eventually(5s, [&] { return w.stats().connect_failures >= 1; }));
+  EXPECT_FALSE(w.connected());
+  EXPECT_NE(w.stats().last_error.find("not authorized"), std::string::npos) << w.stats().last_error;
+  EXPECT_EQ(wrong_seen.connected_times(), 0);
+}
+
+// Makes a CA and a server certificate for `san` (e.g. "IP:127.0.0.1") with the openssl command.
+struct Certificates {
+  std::filesystem::path ca, cert, key;
+};
+std::optional<Certificates> make_certificates(const std::filesystem::path& dir, const std::string& san,
+                                              const std::string& name) {
+  const auto run = [](std::vector<std::string> args) {
+    args.insert(args.begin(), "/usr/bin/openssl");
+    ChildProcess p(args);
+    const int rc = p.wait();
+    if (rc != 0) ADD_FAILURE() << p.log();
+    return rc == 0;
+  };
+  Certificates c{dir / (name + "-ca.crt"), dir / (name + ".crt"), dir / (name + ".key")};
+  const auto ca_key = dir / (name + "-ca.key"), csr = dir / (name + ".csr"), ext = dir / (name + ".ext");
+  gridlet::testing::write_file(ext, "subjectAltName=" + san + "\n");
+  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
+  auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  };
+  if (!run(with({"req", "-x509", "-days", "2", "-subj", "/CN=" + name + " test CA", "-keyout", ca_key.string(),
+                 "-out", c.ca.string()},
+                ec))) {
+    return std::nullopt;
+  }
+  if (!run(with({"req", "-subj", "/CN=" + name, "-keyout", c.key.string(), "-out", csr.string()}, ec))) {
+    return std::nullopt;
+  }
+  if (!run({"x509", "-req", "-days", "2", "-in", csr.string(), "-CA", c.ca.string(), "-CAkey", ca_key.string(),
+            "-CAcreateserial", "-out", c.cert.string(), "-extfile", ext.string()})) {
+    return std::nullopt;
+  }
+  return c;
+}
+
+TEST(MqttClient, TlsTrustsOnlyItsCaAndChecksTheHostname) {
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/openssl")) << "openssl is missing: run scripts/bootstrap";
+  TempDir dir;
+  const auto good = make_certificates(dir.path(), "IP:127.0.0.1", "broker");
+  const auto other = make_certificates(dir.path(), "IP:127.0.0.1", "stranger");
+  const auto misnamed = make_certificates(dir.path(), "DNS:broker.example", "misnamed");
+  ASSERT_TRUE(good && other && misnamed);
+
+  Mosquitto::Options o;
+  o.ca_file = good->ca;
+  o.cert_file = good->cert;
+  o.key_file = good->key;
+  Mosquitto broker(dir.path() / "broker", o);
+  ASSERT_TRUE(broker.ready()) << broker.log();
+  ThreadExecutor loop;
+
+  Seen ok_seen, untrusted_seen;
+  auto trusted = settings_for(broker, "trusted");
+  trusted.ca_file = good->ca;
+  Client t(trusted, loop, ok_seen.handlers());
+  auto untrusted = settings_for(broker, "untrusted");
+  untrusted.ca_file = other->ca;  // not the CA that signed the broker's certificate
+  Client u(untrusted, loop, untrusted_seen.handlers());
+  ASSERT_TRUE(t.start());
+  ASSERT_TRUE(u.start());
+  ASSERT_TRUE(eventually(5s, [&] { return t.connected(); })) << t.stats().last_error << "\n" << broker.log();
+  ASSERT_TRUE(eventually(5s, [&] { return u.stats().connect_failures >= 1; }));
+  EXPECT_EQ(untrusted_seen.connected_times(), 0);
+
+  // A broker whose certificate names another host: refused while the hostname is checked.
+  Mosquitto::Options m;
+  m.ca_file = misnamed->ca;
+  m.cert_file = misnamed->cert;
+  m.key_file = misnamed->key;
+  Mosquitto misnamed_broker(dir.path() / "misnamed-broker", m);
+  ASSERT_TRUE(misnamed_broker.ready()) << misnamed_broker.log();
+  Seen checked_seen;
+  auto checked = settings_for(misnamed_broker, "checked");
+  checked.ca_file = misnamed->ca;
+  Client h(checked, loop, checked_seen.handlers());
+  ASSERT_TRUE(h.start());
+  ASSERT_TRUE(eventually(5s, [&] { return h.stats().connect_failures >= 1; }));
+  EXPECT_EQ(checked_seen.connected_times(), 0) << "the certificate is for broker.example, not 127.0.0.1";
+}
+
+}  // namespace
+}  // namespace gridlet::adapters::mqtt
