@@ -9,6 +9,7 @@
 #include "adapters/toml_checker.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <fmt/format.h>
 #include <fstream>
@@ -103,6 +104,76 @@ void load_api(TomlChecker& c, const toml::table& root, ApiConfig& api) {
              std::chrono::seconds(60));
 }
 
+// A file that holds a secret (an MQTT password, a TLS key): a regular file that only its owner
+// can read, as the tokens file.
+void check_private_file(TomlChecker& c, const toml::table& t, const std::string& key, const std::string& p,
+                        const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::is_regular_file(st)) {
+    c.error(t.get(key), p + "." + key, fmt::format("{} is not a readable regular file", path.string()));
+    return;
+  }
+  using std::filesystem::perms;
+  if ((st.permissions() & (perms::group_all | perms::others_all)) != perms::none) {
+    c.error(t.get(key), p + "." + key,
+            fmt::format("{} can be read by others: chmod 600 it", path.string()));
+  }
+}
+
+void check_readable_file(TomlChecker& c, const toml::table& t, const std::string& key, const std::string& p,
+                         const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    c.error(t.get(key), p + "." + key, fmt::format("{} is not a readable regular file", path.string()));
+  }
+}
+
+void load_mqtt_bus(TomlChecker& c, const toml::table& t, const std::string& p, BusConfig& b) {
+  c.string(t, "url", p, b.url, true);
+  if (!b.url.empty() && !(b.url.starts_with("tcp://") || b.url.starts_with("ssl://") ||
+                          b.url.starts_with("mqtt://") || b.url.starts_with("mqtts://"))) {
+    c.error(t.get("url"), p + ".url", "must start with tcp://, ssl://, mqtt:// or mqtts://");
+  }
+  c.string(t, "client_id", p, b.client_id);  // default set by load_config: gridlet-<site>-<bus>
+  std::string protocol = "3.1.1";
+  c.string(t, "protocol", p, protocol);
+  if (protocol == "3.1.1") {
+    b.mqtt_version = 4;
+  } else if (protocol == "5") {
+    b.mqtt_version = 5;
+  } else {
+    c.error(t.get("protocol"), p + ".protocol", fmt::format("\"{}\" is not \"3.1.1\" or \"5\"", protocol));
+  }
+  c.string(t, "username", p, b.username);
+  std::string file;
+  if (c.string(t, "password_file", p, file)) {
+    b.password_file = file;
+    check_private_file(c, t, "password_file", p, b.password_file);
+    if (b.username.empty()) c.error(t.get("password_file"), p + ".password_file", "needs a username");
+  }
+  const bool tls = b.url.starts_with("ssl://") || b.url.starts_with("mqtts://");
+  for (auto [key, out] : {std::pair{"ca_file", &b.ca_file}, std::pair{"cert_file", &b.cert_file},
+                          std::pair{"key_file", &b.key_file}}) {
+    if (!c.string(t, key, p, file)) continue;
+    *out = file;
+    if (!tls) {
+      c.error(t.get(key), p + "." + key, "only valid with an ssl:// or mqtts:// url");
+    } else if (std::string_view(key) == "key_file") {
+      check_private_file(c, t, key, p, *out);
+    } else {
+      check_readable_file(c, t, key, p, *out);
+    }
+  }
+  if (b.cert_file.empty() != b.key_file.empty()) {
+    c.error(t.get("cert_file") ? t.get("cert_file") : t.get("key_file"), p + ".cert_file",
+            "cert_file and key_file go together");
+  }
+  c.boolean(t, "verify_hostname", p, b.verify_hostname);
+  c.boolean(t, "clean_session", p, b.clean_session);
+  c.duration(t, "keep_alive", p, b.keep_alive, 5s, 1h);
+}
+
 void load_buses(TomlChecker& c, const toml::table& root, std::vector<BusConfig>& buses) {
   const toml::node* node = root.get("buses");
   if (node == nullptr) return;
@@ -118,11 +189,28 @@ void load_buses(TomlChecker& c, const toml::table& root, std::vector<BusConfig>&
     BusConfig b;
     c.known_keys(t, p,
                  {"id", "type", "host", "port", "device", "baud", "parity", "data_bits", "stop_bits",
-                  "frame_gap", "timeout", "probe_timeout", "backoff_initial", "backoff_max"});
+                  "frame_gap", "timeout", "probe_timeout", "backoff_initial", "backoff_max", "url",
+                  "client_id", "protocol", "username", "password_file", "ca_file", "cert_file",
+                  "key_file", "verify_hostname", "clean_session", "keep_alive"});
     check_id(c, t, p, b.id);
     std::string type;
     c.string(t, "type", p, type, true);
-    if (type == "tcp") {
+    static constexpr std::array kMqttKeys = {"url", "client_id", "protocol", "username", "password_file",
+                                             "ca_file", "cert_file", "key_file", "verify_hostname",
+                                             "clean_session", "keep_alive"};
+    if (type != "mqtt") {
+      for (auto key : kMqttKeys) {
+        if (t.get(key)) c.error(t.get(key), p + "." + key, "only valid for type = \"mqtt\"");
+      }
+    }
+    if (type == "mqtt") {
+      b.type = BusType::kMqtt;
+      load_mqtt_bus(c, t, p, b);
+      for (auto key : {"host", "port", "device", "baud", "parity", "data_bits", "stop_bits", "frame_gap",
+                       "timeout", "probe_timeout", "backoff_initial", "backoff_max"}) {
+        if (t.get(key)) c.error(t.get(key), p + "." + key, "only valid for Modbus buses (tcp, rtu)");
+      }
+    } else if (type == "tcp") {
       b.type = BusType::kTcp;
       c.string(t, "host", p, b.host, true);
       c.integer_into(t, "port", p, b.port, 1, 65535);
@@ -147,7 +235,7 @@ void load_buses(TomlChecker& c, const toml::table& root, std::vector<BusConfig>&
         if (t.get(key)) c.error(t.get(key), p + "." + key, "only valid for type = \"tcp\"");
       }
     } else if (!type.empty()) {
-      c.error(t.get("type"), p + ".type", fmt::format("\"{}\" is not \"tcp\" or \"rtu\"", type));
+      c.error(t.get("type"), p + ".type", fmt::format("\"{}\" is not \"tcp\", \"rtu\" or \"mqtt\"", type));
     }
     c.duration(t, "timeout", p, b.timeout, 50ms, 30s);
     c.duration(t, "probe_timeout", p, b.probe_timeout, 50ms, 30s);
@@ -292,18 +380,30 @@ void load_devices(TomlChecker& c, const toml::table& root, const std::vector<Bus
   }
 }
 
-void load_mqtt(TomlChecker& c, const toml::table& root, MqttConfig& m) {
+void load_mqtt(TomlChecker& c, const toml::table& root, const std::vector<BusConfig>& buses, MqttConfig& m) {
   const toml::table* t = c.table(root, "mqtt", "");
   if (t == nullptr) return;
-  c.known_keys(*t, "mqtt", {"enabled", "broker", "client_id", "topic_prefix"});
+  c.known_keys(*t, "mqtt", {"enabled", "bus", "topic_prefix", "discovery", "discovery_prefix", "control"});
   c.boolean(*t, "enabled", "mqtt", m.enabled);
-  c.string(*t, "broker", "mqtt", m.broker);
-  c.string(*t, "client_id", "mqtt", m.client_id);
-  c.string(*t, "topic_prefix", "mqtt", m.topic_prefix);
-  if (!(m.broker.starts_with("tcp://") || m.broker.starts_with("ssl://") ||
-        m.broker.starts_with("mqtt://") || m.broker.starts_with("mqtts://"))) {
-    c.error(t->get("broker"), "mqtt.broker", "must start with tcp://, ssl://, mqtt:// or mqtts://");
+  c.string(*t, "bus", "mqtt", m.bus, m.enabled);
+  if (!m.bus.empty()) {
+    const auto it = std::find_if(buses.begin(), buses.end(), [&](const BusConfig& b) { return b.id == m.bus; });
+    if (it == buses.end()) {
+      c.error(t->get("bus"), "mqtt.bus", fmt::format("no bus with id \"{}\" is defined", m.bus));
+    } else if (it->type != BusType::kMqtt) {
+      c.error(t->get("bus"), "mqtt.bus", fmt::format("bus \"{}\" is not an MQTT bus (type = \"mqtt\")", m.bus));
+    }
   }
+  c.string(*t, "topic_prefix", "mqtt", m.topic_prefix);
+  if (!adapters::valid_id(m.topic_prefix)) {
+    c.error(t->get("topic_prefix"), "mqtt.topic_prefix", "must be 1-64 of a-z 0-9 _ -");
+  }
+  c.boolean(*t, "discovery", "mqtt", m.discovery);
+  c.string(*t, "discovery_prefix", "mqtt", m.discovery_prefix);
+  if (!adapters::valid_id(m.discovery_prefix)) {
+    c.error(t->get("discovery_prefix"), "mqtt.discovery_prefix", "must be 1-64 of a-z 0-9 _ -");
+  }
+  c.boolean(*t, "control", "mqtt", m.control);
 }
 
 void load_dr(TomlChecker& c, const toml::table& root, DrConfig& dr) {
@@ -380,7 +480,10 @@ LoadResult load_config_string(std::string_view toml_text, std::string_view sourc
   load_api(c, root, cfg.api);
   load_buses(c, root, cfg.buses);
   load_devices(c, root, cfg.buses, profile_dirs, cfg.devices);
-  load_mqtt(c, root, cfg.mqtt);
+  load_mqtt(c, root, cfg.buses, cfg.mqtt);
+  for (auto& b : cfg.buses) {
+    if (b.type == BusType::kMqtt && b.client_id.empty()) b.client_id = "gridlet-" + cfg.site.id + "-" + b.id;
+  }
   load_dr(c, root, cfg.dr);
   load_ledger(c, root, cfg.ledger);
   result.errors = c.take_errors();

@@ -61,7 +61,7 @@ struct ApiConfig {
   bool operator==(const ApiConfig&) const = default;
 };
 
-enum class BusType : std::uint8_t { kTcp, kRtu };
+enum class BusType : std::uint8_t { kTcp, kRtu, kMqtt };
 
 struct BusConfig {
   std::string id;
@@ -84,7 +84,18 @@ struct BusConfig {
   // A unit that stopped answering is asked again after backoff_initial, doubling to backoff_max.
   std::chrono::milliseconds backoff_initial{2000};
   std::chrono::milliseconds backoff_max{300000};
+  // MQTT: a broker connection
+  std::string url;        // tcp://, ssl://, mqtt:// or mqtts://
+  std::string client_id;  // default "gridlet-<site>-<bus>"
+  int mqtt_version = 4;   // protocol = "3.1.1" (4) or "5"
+  std::string username;
+  std::filesystem::path password_file;  // the password alone, in a file only its owner reads
+  std::filesystem::path ca_file, cert_file, key_file;
+  bool verify_hostname = true;
+  bool clean_session = true;  // false: a persistent session (subscriptions and QoS 1 kept)
+  std::chrono::milliseconds keep_alive{30000};
 
+  bool modbus() const { return type != BusType::kMqtt; }
   bool operator==(const BusConfig&) const = default;
 };
 
@@ -111,11 +122,14 @@ struct DeviceConfig {
   bool operator==(const DeviceConfig&) const = default;
 };
 
+// Publishing, Home Assistant discovery and the demand-response channel, on one MQTT bus.
 struct MqttConfig {
   bool enabled = false;
-  std::string broker = "tcp://127.0.0.1:1883";
-  std::string client_id;
-  std::string topic_prefix = "gridlet";
+  std::string bus;                       // id of a [[buses]] entry of type "mqtt"
+  std::string topic_prefix = "gridlet";  // topics are <prefix>/<site>/...
+  bool discovery = true;                 // Home Assistant MQTT discovery
+  std::string discovery_prefix = "homeassistant";
+  bool control = false;                  // accept setpoints over MQTT (Home Assistant entities)
 
   bool operator==(const MqttConfig&) const = default;
 };

@@ -45,6 +45,7 @@ ModbusFleet::~ModbusFleet() {
 std::string ModbusFleet::start(const config::Config& cfg, adapters::ReadingSink& readings,
                                adapters::ControlSink& controls) {
   for (const auto& bc : cfg.buses) {
+    if (!bc.modbus()) continue;
     const mb::BusSettings s = bus_settings(bc);
     buses_.push_back(std::make_unique<mb::Bus>(s));
     mb::Bus* bus = buses_.back().get();

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <filesystem>
+#include <unistd.h>
+#include <algorithm>
 
 namespace gridlet::config {
 namespace {
@@ -239,6 +242,113 @@ failsafe = { "controls.Conn" = "on", "controls.Nope" = 1, "controls.WMaxLimPct" 
   EXPECT_NE(error_for(bad, "devices[0].failsafe.controls.WMaxLimPct").message.find("outside"),
             std::string::npos);
   EXPECT_EQ(bad.errors.size(), 5u);
+}
+
+// A directory of its own with a password file and TLS files for the MQTT bus tests.
+struct MqttFiles {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("gridlet-config-mqtt-" + std::to_string(::getpid()));
+  MqttFiles() {
+    std::filesystem::create_directories(dir);
+    for (const auto* name : {"password", "open-password", "ca.crt", "client.crt", "client.key"}) {
+      std::ofstream(dir / name) << "x\n";
+    }
+    using std::filesystem::perms;
+    std::filesystem::permissions(dir / "password", perms::owner_read | perms::owner_write);
+    std::filesystem::permissions(dir / "client.key", perms::owner_read | perms::owner_write);
+    std::filesystem::permissions(dir / "open-password", perms::owner_read | perms::owner_write | perms::group_read |
+                                                         perms::others_read);
+  }
+  ~MqttFiles() { std::filesystem::remove_all(dir); }
+  std::string operator()(const char* name) const { return (dir / name).string(); }
+};
+
+TEST(Config, AnMqttBusWithEveryKey) {
+  MqttFiles f;
+  auto r = load(std::string(kMinimal) + R"(
+[[buses]]
+id = "home"
+type = "mqtt"
+url = "mqtts://127.0.0.1:8883"
+protocol = "5"
+username = "gridlet"
+password_file = ")" + f("password") + R"("
+ca_file = ")" + f("ca.crt") + R"("
+cert_file = ")" + f("client.crt") + R"("
+key_file = ")" + f("client.key") + R"("
+verify_hostname = false
+clean_session = false
+keep_alive = "1m"
+
+[[buses]]
+id = "z2m"
+type = "mqtt"
+url = "mqtt://127.0.0.1:1883"
+
+[mqtt]
+enabled = true
+bus = "home"
+control = true
+)");
+  ASSERT_TRUE(r.config) << r.errors.front().format();
+  const auto& b = r.config->buses[0];
+  EXPECT_EQ(b.type, BusType::kMqtt);
+  EXPECT_FALSE(b.modbus());
+  EXPECT_EQ(b.mqtt_version, 5);
+  EXPECT_EQ(b.client_id, "gridlet-b1-home");
+  EXPECT_EQ(b.password_file, f("password"));
+  EXPECT_FALSE(b.verify_hostname);
+  EXPECT_FALSE(b.clean_session);
+  EXPECT_EQ(b.keep_alive, 60s);
+  EXPECT_EQ(r.config->buses[1].mqtt_version, 4);
+  EXPECT_TRUE(r.config->buses[1].clean_session);
+  EXPECT_EQ(r.config->mqtt.bus, "home");
+  EXPECT_TRUE(r.config->mqtt.control);
+  EXPECT_TRUE(r.config->mqtt.discovery);
+}
+
+TEST(Config, MqttBusMistakesAreNamed) {
+  MqttFiles f;
+  auto r = load(std::string(kMinimal) + R"(
+[[buses]]
+id = "home"
+type = "mqtt"
+url = "http://127.0.0.1"
+protocol = "4"
+password_file = ")" + f("open-password") + R"("
+timeout = "1s"
+
+[[buses]]
+id = "plain"
+type = "mqtt"
+url = "tcp://127.0.0.1:1883"
+ca_file = ")" + f("ca.crt") + R"("
+
+[[buses]]
+id = "lan"
+type = "tcp"
+host = "127.0.0.1"
+username = "nobody"
+
+[mqtt]
+enabled = true
+bus = "lan"
+)");
+  ASSERT_FALSE(r.config);
+  EXPECT_NE(error_for(r, "buses[0].url").message.find("tcp://"), std::string::npos);
+  EXPECT_NE(error_for(r, "buses[0].protocol").message.find("3.1.1"), std::string::npos);
+  const auto& pw = r.errors;
+  EXPECT_TRUE(std::any_of(pw.begin(), pw.end(), [](const ConfigError& e) {
+    return e.key_path == "buses[0].password_file" && e.message.find("chmod 600") != std::string::npos;
+  }));
+  EXPECT_TRUE(std::any_of(pw.begin(), pw.end(), [](const ConfigError& e) {
+    return e.key_path == "buses[0].password_file" && e.message.find("username") != std::string::npos;
+  }));
+  EXPECT_NE(error_for(r, "buses[0].timeout").message.find("Modbus"), std::string::npos);
+  EXPECT_NE(error_for(r, "buses[1].ca_file").message.find("ssl://"), std::string::npos);
+  EXPECT_NE(error_for(r, "buses[2].username").message.find("mqtt"), std::string::npos);
+  EXPECT_NE(error_for(r, "mqtt.bus").message.find("not an MQTT bus"), std::string::npos);
+  EXPECT_GT(error_for(r, "buses[0].url").line, 0);
 }
 
 TEST(Config, ListenParsing) {
