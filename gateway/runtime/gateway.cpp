@@ -21,7 +21,9 @@
 #include "gateway/api/server.hpp"
 #include "gateway/runtime/audit_sink.hpp"
 #include "gateway/runtime/device_registry.hpp"
+#include "gateway/runtime/loop_executor.hpp"
 #include "gateway/runtime/modbus_fleet.hpp"
+#include "gateway/runtime/mqtt_fleet.hpp"
 #include "gateway/runtime/point_store.hpp"
 #include "gateway/runtime/scheduler.hpp"
 #include "gateway/store/event_log.hpp"
@@ -50,6 +52,8 @@ constexpr auto kReleaseDeadline = 3s;
 // At shutdown, bus threads must have stopped this long after the signal; one still stuck in an
 // exchange (a serial line waiting out its timeout) is abandoned.
 constexpr auto kBusStopDeadline = 4s;
+// At shutdown, the MQTT brokers get this long for "offline" and a clean disconnect.
+constexpr std::chrono::milliseconds kMqttStopTimeout{1000};
 // Rows kept in each of the event and audit logs (the oldest go first).
 constexpr std::size_t kEventLogRows = 1'000'000;
 
@@ -175,6 +179,8 @@ struct Gateway::Impl {
   LoopSink sink{ioc, points};
   std::unique_ptr<AuditSink> audit_sink;
   std::unique_ptr<ModbusFleet> fleet;
+  LoopExecutor executor{ioc};
+  std::unique_ptr<MqttFleet> mqtt;
   api::ApiContext ctx;
   std::unique_ptr<api::ApiServer> server;
   std::unique_ptr<asio::signal_set> signals;
@@ -246,6 +252,11 @@ int Gateway::Impl::start() {
   if (auto err = fleet->start(cfg, sink, *audit_sink); !err.empty()) {
     spdlog::critical("{}", err);
     return kExitConfig;
+  }
+  mqtt = std::make_unique<MqttFleet>();
+  if (auto err = mqtt->start(cfg, executor); !err.empty()) {
+    spdlog::critical("{}", err);
+    return kExitStartup;
   }
 
   ctx.device_service = fleet.get();
@@ -388,6 +399,8 @@ Gateway::Stopped Gateway::Impl::finish_stop() {
     stop_started = std::chrono::steady_clock::now();
     fleet->begin_shutdown();
   }
+  // The brokers hear "offline" and a clean disconnect while the buses finish their releases.
+  mqtt->stop(kMqttStopTimeout);
   const bool buses_stopped =
       fleet->finish_shutdown(stop_started + kReleaseDeadline, stop_started + kBusStopDeadline);
   if (!buses_stopped) {
@@ -418,6 +431,7 @@ void Gateway::Impl::teardown() {
   if (torn_down) return;
   torn_down = true;
   fleet.reset();
+  mqtt.reset();
   server.reset();
   if (blocking) blocking->join();
   blocking.reset();

@@ -18,6 +18,8 @@
 #include "gateway/store/event_log.hpp"
 #include "gateway/store/telemetry_store.hpp"
 #include "test_support.hpp"
+#include "tests/integration/mqtt_support.hpp"
+#include "adapters/mqtt/client.hpp"
 
 namespace gridlet {
 namespace {
@@ -554,6 +556,48 @@ TEST_F(GatewaydTest, DeviceErrorsMatchTheBusView) {
 
 namespace gridlet {
 namespace {
+
+// The gateway's status on its MQTT bus: "online" (retained) once connected, "offline" when it
+// stops, and "offline" from the broker (the last will) when it is killed.
+TEST_F(GatewaydTest, SaysOnlineAndOfflineOnItsMqttStatusTopicAndLeavesAWill) {
+  gridlet::testing::Mosquitto broker(dir_.path() / "broker");
+  ASSERT_TRUE(broker.ready()) << broker.log();
+  write_file(config_, "[site]\nid = \"it\"\n[storage]\ndata_dir = \"" + data_.string() +
+                          "\"\n[[buses]]\nid = \"home\"\ntype = \"mqtt\"\nurl = \"" + broker.url() +
+                          "\"\n[mqtt]\nenabled = true\nbus = \"home\"\n");
+  gridlet::testing::ThreadExecutor loop;
+  std::mutex mu;
+  std::vector<std::string> seen;  // payloads on gridlet/it/status, in order
+  adapters::mqtt::ClientSettings os;
+  os.name = os.client_id = "observer";
+  os.url = broker.url();
+  adapters::mqtt::Client observer(os, loop, {{}, {}, [&](adapters::mqtt::Message m) {
+                                               std::lock_guard lock(mu);
+                                               if (m.topic == "gridlet/it/status") seen.push_back(m.payload);
+                                             }});
+  observer.subscribe("gridlet/it/status", 1);
+  ASSERT_TRUE(observer.start());
+  auto last_is = [&](const std::string& payload, std::size_t count) {
+    return gridlet::testing::eventually(5s, [&] {
+      std::lock_guard lock(mu);
+      return seen.size() >= count && seen.back() == payload;
+    });
+  };
+  {
+    Daemon d(config_, data_);
+    ASSERT_TRUE(d.ready()) << d.proc().log();
+    ASSERT_TRUE(last_is("online", 1)) << d.proc().log() << broker.log();
+    d.proc().signal(SIGTERM);
+    EXPECT_EQ(d.proc().wait(), 0) << d.proc().log();
+    EXPECT_TRUE(last_is("offline", 2)) << "a clean stop says it itself\n" << d.proc().log();
+  }
+  Daemon d(config_, data_);
+  ASSERT_TRUE(d.ready()) << d.proc().log();
+  ASSERT_TRUE(last_is("online", 3)) << d.proc().log();
+  d.proc().signal(SIGKILL);
+  d.proc().wait();
+  EXPECT_TRUE(last_is("offline", 4)) << "the broker sends the will of a gateway that vanished\n" << broker.log();
+}
 
 // A building of simulated devices: gatewayd polls them, shows them in the API and stores them.
 TEST_F(GatewaydTest, PollsABuildingOfSimulatedDevicesShowsAndStoresThem) {
