@@ -58,7 +58,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl>, paho::iaction_
   mutable Mutex mu;
   Stats stats GUARDED_BY(mu);
   std::map<std::string, int> subscriptions GUARDED_BY(mu);  // filter -> qos
-  std::uint64_t next_publish = 1 GUARDED_BY(mu);
+  std::uint64_t next_publish GUARDED_BY(mu) = 1;
   std::map<std::uint64_t, Done> pending GUARDED_BY(mu);  // publishes not yet acknowledged
 
   // Completes one publish: Paho's thread posts the result to the executor. Deletes itself once

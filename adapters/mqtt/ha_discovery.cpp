@@ -275,7 +275,7 @@ bool is_energy_role(PointRole r) {
          r == PointRole::kBatteryDischargeEnergy;
 }
 
-std::string state_root(const GatewaySpec& gw) { return "gridlet/" + gw.site; }
+std::string state_root(const GatewaySpec& gw) { return gw.topic_prefix + "/" + gw.site; }
 std::string gateway_status_topic(const GatewaySpec& gw) { return state_root(gw) + "/status"; }
 std::string device_availability_topic(const GatewaySpec& gw, std::string_view device) {
   return state_root(gw) + "/" + std::string(device) + "/availability";

@@ -117,6 +117,7 @@ struct DeviceSpec {
 
 struct GatewaySpec {
   std::string site;  // valid_id
+  std::string topic_prefix = "gridlet";  // state topics are <topic_prefix>/<site>/...
   std::string discovery_prefix = "homeassistant";
   std::string sw_version;   // the gateway's version: origin and gateway device
   std::string support_url;  // origin support_url; empty: left out
@@ -125,7 +126,7 @@ struct GatewaySpec {
 
 // --- Topics the gateway publishes (one definition for discovery and publisher) --------------------
 
-std::string state_root(const GatewaySpec& gw);                      // gridlet/<site>
+std::string state_root(const GatewaySpec& gw);                      // <topic_prefix>/<site>
 std::string gateway_status_topic(const GatewaySpec& gw);            // gridlet/<site>/status
 std::string device_availability_topic(const GatewaySpec& gw, std::string_view device);
 std::string point_state_topic(const GatewaySpec& gw, std::string_view device, std::string_view point);

@@ -383,7 +383,8 @@ void load_devices(TomlChecker& c, const toml::table& root, const std::vector<Bus
 void load_mqtt(TomlChecker& c, const toml::table& root, const std::vector<BusConfig>& buses, MqttConfig& m) {
   const toml::table* t = c.table(root, "mqtt", "");
   if (t == nullptr) return;
-  c.known_keys(*t, "mqtt", {"enabled", "bus", "topic_prefix", "discovery", "discovery_prefix", "control"});
+  c.known_keys(*t, "mqtt", {"enabled", "bus", "topic_prefix", "discovery", "discovery_prefix", "control",
+                            "min_interval", "max_interval", "deadband", "points"});
   c.boolean(*t, "enabled", "mqtt", m.enabled);
   c.string(*t, "bus", "mqtt", m.bus, m.enabled);
   if (!m.bus.empty()) {
@@ -404,6 +405,42 @@ void load_mqtt(TomlChecker& c, const toml::table& root, const std::vector<BusCon
     c.error(t->get("discovery_prefix"), "mqtt.discovery_prefix", "must be 1-64 of a-z 0-9 _ -");
   }
   c.boolean(*t, "control", "mqtt", m.control);
+  // Publishing rules: the defaults, then [[mqtt.points]] for single points (unset keys take the
+  // defaults).
+  auto rule = [&](const toml::table& rt, const std::string& p, std::chrono::milliseconds& min_interval,
+                  std::chrono::milliseconds& max_interval, double& deadband) {
+    c.duration(rt, "min_interval", p, min_interval, 0ms, 1h);
+    c.duration(rt, "max_interval", p, max_interval, 1s, 24h);
+    if (max_interval < min_interval) {
+      c.error(rt.get("max_interval") ? rt.get("max_interval") : &rt, p + ".max_interval",
+              "must not be shorter than min_interval");
+    }
+    if (const auto d = c.number(rt, "deadband", p)) {
+      if (*d < 0) {
+        c.error(rt.get("deadband"), p + ".deadband", "must not be negative");
+      } else {
+        deadband = *d;
+      }
+    }
+  };
+  rule(*t, "mqtt", m.min_interval, m.max_interval, m.deadband);
+  if (const toml::node* node = t->get("points")) {
+    const toml::array* arr = node->as_array();
+    if (arr == nullptr || !arr->is_array_of_tables()) {
+      c.error(node, "mqtt.points", "must be an array of tables ([[mqtt.points]])");
+      return;
+    }
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const toml::table& pt = *arr->get(i)->as_table();
+      const std::string p = fmt::format("mqtt.points[{}]", i);
+      c.known_keys(pt, p, {"device", "point", "min_interval", "max_interval", "deadband"});
+      MqttConfig::PointRule r{"", "", m.min_interval, m.max_interval, m.deadband};
+      c.string(pt, "device", p, r.device, true);
+      c.string(pt, "point", p, r.point, true);
+      rule(pt, p, r.min_interval, r.max_interval, r.deadband);
+      m.points.push_back(std::move(r));
+    }
+  }
 }
 
 void load_dr(TomlChecker& c, const toml::table& root, DrConfig& dr) {

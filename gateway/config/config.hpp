@@ -130,6 +130,20 @@ struct MqttConfig {
   bool discovery = true;                 // Home Assistant MQTT discovery
   std::string discovery_prefix = "homeassistant";
   bool control = false;                  // accept setpoints over MQTT (Home Assistant entities)
+  // Publishing of points: at most one message per point per min_interval, an unchanged value
+  // refreshed every max_interval, changes within the deadband (the point's unit) not published.
+  std::chrono::milliseconds min_interval{1000};
+  std::chrono::milliseconds max_interval{300000};
+  double deadband = 0.0;
+  struct PointRule {
+    std::string device;
+    std::string point;
+    std::chrono::milliseconds min_interval{1000};
+    std::chrono::milliseconds max_interval{300000};
+    double deadband = 0.0;
+    bool operator==(const PointRule&) const = default;
+  };
+  std::vector<PointRule> points;  // [[mqtt.points]]: another rule for one point
 
   bool operator==(const MqttConfig&) const = default;
 };

@@ -24,6 +24,7 @@
 #include "gateway/runtime/loop_executor.hpp"
 #include "gateway/runtime/modbus_fleet.hpp"
 #include "gateway/runtime/mqtt_fleet.hpp"
+#include "gateway/runtime/mqtt_publisher.hpp"
 #include "gateway/runtime/point_store.hpp"
 #include "gateway/runtime/scheduler.hpp"
 #include "gateway/store/event_log.hpp"
@@ -52,6 +53,8 @@ constexpr auto kReleaseDeadline = 3s;
 // At shutdown, bus threads must have stopped this long after the signal; one still stuck in an
 // exchange (a serial line waiting out its timeout) is abandoned.
 constexpr auto kBusStopDeadline = 4s;
+// How often held MQTT values and device availability changes are published.
+constexpr auto kPublishPeriod = 1s;
 // At shutdown, the MQTT brokers get this long for "offline" and a clean disconnect.
 constexpr std::chrono::milliseconds kMqttStopTimeout{1000};
 // Rows kept in each of the event and audit logs (the oldest go first).
@@ -181,6 +184,7 @@ struct Gateway::Impl {
   std::unique_ptr<ModbusFleet> fleet;
   LoopExecutor executor{ioc};
   std::unique_ptr<MqttFleet> mqtt;
+  std::unique_ptr<MqttPublisher> publisher;  // with [mqtt] enabled
   api::ApiContext ctx;
   std::unique_ptr<api::ApiServer> server;
   std::unique_ptr<asio::signal_set> signals;
@@ -254,9 +258,23 @@ int Gateway::Impl::start() {
     return kExitConfig;
   }
   mqtt = std::make_unique<MqttFleet>();
-  if (auto err = mqtt->start(cfg, executor); !err.empty()) {
+  auto handlers_for = [this](const config::BusConfig& bus) {
+    adapters::mqtt::Client::Handlers h;
+    if (cfg.mqtt.enabled && bus.id == cfg.mqtt.bus) {
+      h.connected = [this](bool) {
+        if (publisher) publisher->on_connected(devices);
+      };
+    }
+    return h;
+  };
+  if (auto err = mqtt->start(cfg, executor, handlers_for); !err.empty()) {
     spdlog::critical("{}", err);
     return kExitStartup;
+  }
+  if (cfg.mqtt.enabled) {
+    publisher = std::make_unique<MqttPublisher>(cfg, *mqtt->client(cfg.mqtt.bus), clock);
+    points.add_change_listener([this](const adapters::Reading& r) { publisher->offer(r); });
+    scheduler.every(kPublishPeriod, [this] { publisher->tick(devices); }, "mqtt-publish");
   }
 
   ctx.device_service = fleet.get();
@@ -431,6 +449,7 @@ void Gateway::Impl::teardown() {
   if (torn_down) return;
   torn_down = true;
   fleet.reset();
+  publisher.reset();
   mqtt.reset();
   server.reset();
   if (blocking) blocking->join();

@@ -29,7 +29,7 @@ std::string MqttFleet::status_topic(const config::Config& cfg) {
   return cfg.mqtt.topic_prefix + "/" + cfg.site.id + "/status";
 }
 
-std::string MqttFleet::start(const config::Config& cfg, mq::Executor& executor) {
+std::string MqttFleet::start(const config::Config& cfg, mq::Executor& executor, const HandlersFor& handlers_for) {
   for (const auto& bc : cfg.buses) {
     if (bc.type != config::BusType::kMqtt) continue;
     mq::ClientSettings s;
@@ -53,7 +53,8 @@ std::string MqttFleet::start(const config::Config& cfg, mq::Executor& executor) 
       s.will = mq::Message{status_topic(cfg), "offline", 1, true};
       s.birth = mq::Message{status_topic(cfg), "online", 1, true};
     }
-    auto client = std::make_unique<mq::Client>(std::move(s), executor, mq::Client::Handlers{});
+    auto client = std::make_unique<mq::Client>(std::move(s), executor,
+                                               handlers_for ? handlers_for(bc) : mq::Client::Handlers{});
     if (!client->start()) return "bus " + bc.id + ": " + client->stats().last_error;
     spdlog::info("bus {}: {} (mqtt {})", bc.id, bc.url, bc.mqtt_version == 5 ? "5" : "3.1.1");
     clients_.emplace(bc.id, std::move(client));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,7 +23,9 @@ class MqttFleet {
 
   // Builds and starts a client per MQTT bus; an error message (a password file that cannot be
   // read, a URL the client refuses), else "". Connecting happens in the background.
-  std::string start(const config::Config& cfg, adapters::mqtt::Executor& executor);
+  using HandlersFor = std::function<adapters::mqtt::Client::Handlers(const config::BusConfig&)>;
+  std::string start(const config::Config& cfg, adapters::mqtt::Executor& executor,
+                    const HandlersFor& handlers_for = {});
   // Says "offline" on the status topic and disconnects every broker, within `timeout` in all.
   void stop(std::chrono::milliseconds timeout);
 

@@ -24,6 +24,7 @@ bool PointStore::update(const adapters::Reading& reading, Origin origin) {
   if (origin == Origin::kAdapter) {
     for (const auto& listener : listeners_) listener(reading);
   }
+  for (const auto& listener : change_listeners_) listener(reading);
   return true;
 }
 
@@ -34,6 +35,16 @@ std::size_t PointStore::mark_stale() {
     if (pv.quality == Quality::kGood && now - pv.timestamp_ms > pv.max_age.count()) {
       pv.quality = Quality::kStale;
       ++changed;
+      if (change_listeners_.empty()) continue;
+      adapters::Reading r;
+      r.device = key.device;
+      r.point = key.point;
+      r.unit = pv.unit;
+      r.value = pv.value;
+      r.quality = Quality::kStale;
+      r.timestamp_ms = pv.timestamp_ms;
+      r.max_age_ms = pv.max_age.count();
+      for (const auto& listener : change_listeners_) listener(r);
     }
   }
   return changed;

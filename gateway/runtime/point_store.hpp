@@ -56,11 +56,15 @@ class PointStore {
   std::size_t size() const { return points_.size(); }
 
   void add_listener(Listener listener) { listeners_.push_back(std::move(listener)); }
+  // Sees every change a viewer would: accepted readings of either origin, and good values that
+  // turn stale (publishing to MQTT).
+  void add_change_listener(Listener listener) { change_listeners_.push_back(std::move(listener)); }
 
  private:
   const Clock& clock_;
   std::map<PointKey, PointValue> points_;
   std::vector<Listener> listeners_;
+  std::vector<Listener> change_listeners_;
 };
 
 }  // namespace gridlet::runtime

@@ -557,6 +557,67 @@ TEST_F(GatewaydTest, DeviceErrorsMatchTheBusView) {
 namespace gridlet {
 namespace {
 
+// Points and device availability published on the [mqtt] bus, retained, as an independent
+// subscriber sees them (including one that connects later).
+TEST_F(GatewaydTest, PublishesPointsAndAvailabilityOnItsMqttBus) {
+  gridlet::testing::Devsim sim({"--tcp", "127.0.0.1:0", "--device", "1=inverter", "--start-hour", "12"});
+  const auto port = sim.tcp_port();
+  ASSERT_TRUE(port) << sim.log();
+  gridlet::testing::Mosquitto broker(dir_.path() / "broker");
+  ASSERT_TRUE(broker.ready()) << broker.log();
+  write_file(config_, "[site]\nid = \"it\"\n[storage]\ndata_dir = \"" + data_.string() +
+                          "\"\n[[buses]]\nid = \"lan\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " +
+                          std::to_string(*port) +
+                          "\n[[buses]]\nid = \"home\"\ntype = \"mqtt\"\nurl = \"" + broker.url() +
+                          "\"\n[[devices]]\nid = \"pv\"\nkind = \"inverter\"\nbus = \"lan\"\nunit_id = 1\n"
+                          "profile = \"sunspec\"\n[mqtt]\nenabled = true\nbus = \"home\"\n");
+  Daemon d(config_, data_);
+  ASSERT_TRUE(d.ready()) << d.proc().log();
+
+  gridlet::testing::ThreadExecutor loop;
+  std::mutex mu;
+  std::map<std::string, adapters::mqtt::Message> latest;
+  adapters::mqtt::ClientSettings os;
+  os.name = os.client_id = "observer";
+  os.url = broker.url();
+  adapters::mqtt::Client observer(os, loop, {{}, {}, [&](adapters::mqtt::Message m) {
+                                               std::lock_guard lock(mu);
+                                               latest[m.topic] = std::move(m);
+                                             }});
+  observer.subscribe("gridlet/it/#", 0);
+  ASSERT_TRUE(observer.start());
+  auto get = [&](const std::string& topic) -> std::optional<adapters::mqtt::Message> {
+    std::lock_guard lock(mu);
+    const auto it = latest.find(topic);
+    if (it == latest.end()) return std::nullopt;
+    return it->second;
+  };
+  ASSERT_TRUE(gridlet::testing::eventually(15s, [&] {
+    const auto m = get("gridlet/it/pv/inverter_three_phase.W");
+    return m && json::parse(m->payload)["quality"] == "good";
+  })) << d.proc().log();
+  const auto power = json::parse(get("gridlet/it/pv/inverter_three_phase.W")->payload);
+  EXPECT_GT(power["value"].get<double>(), 0);
+  EXPECT_EQ(power["unit"], "W");
+  EXPECT_GT(power["ts"].get<std::int64_t>(), 0);
+  // A subscriber that comes later gets the latest value at once: it is retained.
+  std::atomic<bool> late_got_retained{false};
+  os.client_id = "late";
+  adapters::mqtt::Client late(os, loop, {{}, {}, [&](adapters::mqtt::Message m) {
+                                           if (m.topic == "gridlet/it/pv/inverter_three_phase.W" && m.retained) {
+                                             late_got_retained = true;
+                                           }
+                                         }});
+  late.subscribe("gridlet/it/pv/inverter_three_phase.W", 0);
+  ASSERT_TRUE(late.start());
+  EXPECT_TRUE(gridlet::testing::eventually(5s, [&] { return late_got_retained.load(); }));
+  ASSERT_TRUE(gridlet::testing::eventually(5s, [&] {
+    const auto m = get("gridlet/it/pv/availability");
+    return m && m->payload == "online";
+  }));
+  EXPECT_EQ(get("gridlet/it/status")->payload, "online");
+}
+
 // The gateway's status on its MQTT bus: "online" (retained) once connected, "offline" when it
 // stops, and "offline" from the broker (the last will) when it is killed.
 TEST_F(GatewaydTest, SaysOnlineAndOfflineOnItsMqttStatusTopicAndLeavesAWill) {

@@ -289,6 +289,13 @@ url = "mqtt://127.0.0.1:1883"
 enabled = true
 bus = "home"
 control = true
+min_interval = "2s"
+deadband = 5
+
+[[mqtt.points]]
+device = "pv"
+point = "W"
+deadband = 50
 )");
   ASSERT_TRUE(r.config) << r.errors.front().format();
   const auto& b = r.config->buses[0];
@@ -305,6 +312,11 @@ control = true
   EXPECT_EQ(r.config->mqtt.bus, "home");
   EXPECT_TRUE(r.config->mqtt.control);
   EXPECT_TRUE(r.config->mqtt.discovery);
+  EXPECT_EQ(r.config->mqtt.min_interval, 2s);
+  EXPECT_EQ(r.config->mqtt.deadband, 5.0);
+  ASSERT_EQ(r.config->mqtt.points.size(), 1u);
+  EXPECT_EQ(r.config->mqtt.points[0].deadband, 50.0);
+  EXPECT_EQ(r.config->mqtt.points[0].min_interval, 2s) << "unset keys take the [mqtt] defaults";
 }
 
 TEST(Config, MqttBusMistakesAreNamed) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "gateway/runtime/device_registry.hpp"
 
 namespace gridlet::runtime {
@@ -36,6 +38,24 @@ TEST(PointStore, GoodBecomesStaleAfterMaxAge) {
   EXPECT_EQ(ps.mark_stale(), 1u);
   EXPECT_EQ(ps.get({"pv1", "W"})->quality, Quality::kStale);
   EXPECT_EQ(ps.get({"pv1", "W"})->value, 1500);
+}
+
+TEST(PointStore, ChangeListenersSeeEveryChangeTelemetryListenersOnlyAdapterReadings) {
+  ManualClock clock;
+  PointStore ps(clock);
+  std::vector<adapters::Reading> changes, stored;
+  ps.add_change_listener([&](const adapters::Reading& r) { changes.push_back(r); });
+  ps.add_listener([&](const adapters::Reading& r) { stored.push_back(r); });
+  ps.declare({"pv1", "W"}, "W", 10s);
+  ps.update(reading(clock.now_ms(), 1500));
+  ps.update(reading(clock.now_ms() + 1, 1600), PointStore::Origin::kAlreadyStored);
+  clock.advance(11s);
+  ps.mark_stale();
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(stored.size(), 1u);
+  EXPECT_EQ(changes[2].quality, Quality::kStale);
+  EXPECT_EQ(changes[2].value, 1600);
+  EXPECT_EQ(changes[2].unit, "W");
 }
 
 TEST(PointStore, ErrorKeepsLastValueButNotItsQualityAndOldReadingsAreIgnored) {

@@ -1,0 +1,48 @@
+// Publishes the gateway's points and device availability on the [mqtt] bus, where Home
+// Assistant and other subscribers look:
+//   <prefix>/<site>/<device>/<point>         {"value", "unit", "quality", "ts"}, retained
+//   <prefix>/<site>/<device>/availability    "online" / "offline", retained
+// under the rate limit, deadband and refresh of PublishPolicy. After every (re)connect it
+// publishes everything again, since a broker without persistence forgets retained messages.
+// Thread: event loop only.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "adapters/clock.hpp"
+#include "adapters/mqtt/client.hpp"
+#include "adapters/mqtt/publish_policy.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/runtime/device_registry.hpp"
+
+namespace gridlet::runtime {
+
+class MqttPublisher {
+ public:
+  MqttPublisher(const config::Config& cfg, adapters::mqtt::Client& client, const adapters::Clock& clock);
+
+  // A point changed (PointStore's change listener).
+  void offer(const adapters::Reading& reading);
+  // Every second: held and refreshed values; availability of devices that changed.
+  void tick(const DeviceRegistry& devices);
+  // After a (re)connect: every point and every device's availability again.
+  void on_connected(const DeviceRegistry& devices);
+
+  std::string point_topic(const std::string& device, const std::string& point) const;
+  std::string availability_topic(const std::string& device) const;
+  std::uint64_t published() const { return published_; }
+
+ private:
+  void publish_point(const adapters::Reading& r);
+  void publish_availability(const DeviceRegistry& devices, bool all);
+
+  adapters::mqtt::Client& client_;
+  const adapters::Clock& clock_;
+  std::string root_;  // <prefix>/<site>
+  adapters::mqtt::PublishPolicy policy_;
+  std::map<std::string, bool> availability_;  // as last published
+  std::uint64_t published_ = 0;
+};
+
+}  // namespace gridlet::runtime
