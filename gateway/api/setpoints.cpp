@@ -134,7 +134,7 @@ void Router::put_setpoint(const Params& params, const Request& request, const To
                                                    respond](const adapters::ControlEvent& ev) {
         answer_control(events, executors, ev, since, respond);
       })) {
-    respond(error_response(404, "not_found", "no such enabled Modbus device: " + id));
+    respond(error_response(404, "not_found", "no such enabled device: " + id));
   }
 }
 
@@ -155,7 +155,7 @@ void Router::delete_setpoint(const Params& params, const Query& query, const Tok
                                   respond](const adapters::ControlEvent& ev) {
                                    answer_control(events, executors, ev, since, respond);
                                  })) {
-    respond(error_response(404, "not_found", "no such enabled Modbus device: " + id));
+    respond(error_response(404, "not_found", "no such enabled device: " + id));
   }
 }
 

@@ -6,6 +6,9 @@
 
 #include "adapters/modbus/control.hpp"
 #include "adapters/modbus/profile.hpp"
+#include "adapters/mqtt/mapping.hpp"
+#include "adapters/mqtt/presets.hpp"
+#include "adapters/mqtt/profile.hpp"
 #include "adapters/toml_checker.hpp"
 
 #include <algorithm>
@@ -280,6 +283,60 @@ std::optional<std::filesystem::path> resolve_profile(const std::string& name,
   return std::nullopt;
 }
 
+// A device on an MQTT bus: a preset or MQTT profile, its topic id and variables; the Modbus keys
+// are errors. Duplicate ids are checked by the caller's loop only for Modbus devices, so they are
+// checked here too.
+void load_mqtt_device(TomlChecker& c, const toml::table& t, const std::string& p,
+                      const std::vector<std::filesystem::path>& profile_dirs, DeviceConfig& d) {
+  for (auto key : {"unit_id", "setpoint_revert", "heartbeat", "failsafe"}) {
+    if (t.get(key)) c.error(t.get(key), p + "." + key, "only valid for Modbus devices");
+  }
+  d.topic_id = d.id;
+  c.string(t, "topic_id", p, d.topic_id);
+  if (!adapters::mqtt::valid_topic_variable(d.topic_id)) {
+    c.error(t.get("topic_id") ? t.get("topic_id") : t.get("id"), p + ".topic_id",
+            "must be 1-256 bytes without + or #");
+  }
+  if (const toml::node* vars = t.get("variables")) {
+    if (const toml::table* vt = vars->as_table()) {
+      for (const auto& [key, value] : *vt) {
+        const auto v = value.value<std::string>();
+        if (!v) {
+          c.error(&value, p + ".variables." + std::string(key.str()), "must be a string");
+          continue;
+        }
+        d.variables[std::string(key.str())] = *v;
+      }
+    } else {
+      c.error(vars, p + ".variables", "must be a table of name = \"value\"");
+    }
+  }
+  if (d.profile.empty()) return;
+  if (d.profile == kSunSpecProfile) {
+    c.error(t.get("profile"), p + ".profile", "\"sunspec\" is a Modbus profile; this device is on an MQTT bus");
+    return;
+  }
+  if (adapters::mqtt::builtin_preset(d.profile)) return;  // profile_path stays empty
+  if (profile_dirs.empty()) return;
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& dir : profile_dirs) {
+    dirs.push_back(dir / "mqtt");
+    dirs.push_back(dir);
+  }
+  if (auto path = resolve_profile(d.profile, dirs)) {
+    d.profile_path = *path;
+    return;
+  }
+  std::string presets;
+  for (const auto name : adapters::mqtt::builtin_preset_names()) presets += (presets.empty() ? "" : ", ") + std::string(name);
+  c.error(t.get("profile"), p + ".profile",
+          fmt::format("no MQTT preset or profile \"{}\" (presets: {}; or NAME.toml in a profiles/mqtt folder)",
+                      d.profile, presets));
+}
+
+void load_modbus_device(TomlChecker& c, const toml::table& t, const std::string& p,
+                        const std::vector<std::filesystem::path>& profile_dirs, DeviceConfig& d);
+
 void load_devices(TomlChecker& c, const toml::table& root, const std::vector<BusConfig>& buses,
                   const std::vector<std::filesystem::path>& profile_dirs,
                   std::vector<DeviceConfig>& devices) {
@@ -297,7 +354,8 @@ void load_devices(TomlChecker& c, const toml::table& root, const std::vector<Bus
     const std::string p = fmt::format("devices[{}]", i);
     DeviceConfig d;
     c.known_keys(t, p, {"id", "name", "kind", "bus", "unit_id", "profile", "enabled", "setpoint_revert",
-                        "heartbeat", "failsafe"});
+                        "heartbeat", "failsafe", "topic_id", "variables"});
+    d.line = static_cast<int>(t.source().begin.line);
     check_id(c, t, p, d.id);
     c.string(t, "name", p, d.name);
     std::string kind;
@@ -311,50 +369,14 @@ void load_devices(TomlChecker& c, const toml::table& root, const std::vector<Bus
       }
     }
     c.string(t, "bus", p, d.bus, true);
-    c.integer_into(t, "unit_id", p, d.unit_id, 1, 247);
+    const auto bus_it = std::find_if(buses.begin(), buses.end(), [&](const BusConfig& b) { return b.id == d.bus; });
+    d.mqtt = bus_it != buses.end() && bus_it->type == BusType::kMqtt;
     c.string(t, "profile", p, d.profile, true);
-    if (!profile_dirs.empty() && !d.profile.empty() && d.profile != kSunSpecProfile) {
-      if (auto path = resolve_profile(d.profile, profile_dirs)) {
-        d.profile_path = *path;
-      } else {
-        std::string where;
-        for (const auto& dir : profile_dirs) where += (where.empty() ? "" : ", ") + dir.string();
-        c.error(t.get("profile"), p + ".profile",
-                fmt::format("no profile \"{}\" (\"sunspec\", or NAME.toml in {})", d.profile, where));
-      }
-    }
     c.boolean(t, "enabled", p, d.enabled);
-    c.duration(t, "setpoint_revert", p, d.setpoint_revert, 3s, 24h);
-    c.duration(t, "heartbeat", p, d.heartbeat, 0ms, 1h);
-    if (const toml::node* fs = t.get("failsafe")) {
-      if (const toml::table* ft = fs->as_table()) {
-        for (const auto& [key, value] : *ft) {
-          const auto v = value.value<double>();
-          if (!v || !std::isfinite(*v)) {
-            c.error(&value, p + ".failsafe." + std::string(key.str()), "must be a number");
-            continue;
-          }
-          const std::string point(key.str());
-          const std::string kp = p + ".failsafe." + point;
-          if (d.profile == kSunSpecProfile) {
-            // SunSpec devices: only the controls Gridlet writes, within their fixed range.
-            const auto* control = adapters::modbus::find_sunspec_control(point);
-            if (control == nullptr) {
-              c.error(&value, kp, "not a SunSpec control Gridlet writes (see README, Setpoints)");
-              continue;
-            }
-            const auto info = adapters::modbus::sunspec_control_info(*control, {});
-            if ((info.min && *v < *info.min) || (info.max && *v > *info.max)) {
-              c.error(&value, kp, fmt::format("{} is outside the control's range", *v));
-              continue;
-            }
-          }
-          d.failsafe[point] = *v;
-          d.failsafe_lines[point] = static_cast<int>(value.source().begin.line);
-        }
-      } else {
-        c.error(fs, p + ".failsafe", "must be a table of point = value");
-      }
+    if (d.mqtt) {
+      load_mqtt_device(c, t, p, profile_dirs, d);
+    } else {
+      load_modbus_device(c, t, p, profile_dirs, d);
     }
     if (!d.bus.empty() &&
         std::none_of(buses.begin(), buses.end(), [&](const BusConfig& b) { return b.id == d.bus; })) {
@@ -368,7 +390,7 @@ void load_devices(TomlChecker& c, const toml::table& root, const std::vector<Bus
                             it->second->source().begin.line));
       }
     }
-    if (!d.bus.empty()) {
+    if (!d.bus.empty() && !d.mqtt) {
       auto [it, inserted] = units.emplace(std::pair{d.bus, d.unit_id}, d.id);
       if (!inserted) {
         c.error(t.get("unit_id") ? t.get("unit_id") : &t, p + ".unit_id",
@@ -377,6 +399,57 @@ void load_devices(TomlChecker& c, const toml::table& root, const std::vector<Bus
       }
     }
     devices.push_back(std::move(d));
+  }
+}
+
+// A device on a Modbus bus: unit id, "sunspec" or a register-map profile, setpoint settings.
+void load_modbus_device(TomlChecker& c, const toml::table& t, const std::string& p,
+                        const std::vector<std::filesystem::path>& profile_dirs, DeviceConfig& d) {
+  for (auto key : {"topic_id", "variables"}) {
+    if (t.get(key)) c.error(t.get(key), p + "." + key, "only valid for devices on an MQTT bus");
+  }
+  c.integer_into(t, "unit_id", p, d.unit_id, 1, 247);
+  if (!profile_dirs.empty() && !d.profile.empty() && d.profile != kSunSpecProfile) {
+    if (auto path = resolve_profile(d.profile, profile_dirs)) {
+      d.profile_path = *path;
+    } else {
+      std::string where;
+      for (const auto& dir : profile_dirs) where += (where.empty() ? "" : ", ") + dir.string();
+      c.error(t.get("profile"), p + ".profile",
+              fmt::format("no profile \"{}\" (\"sunspec\", or NAME.toml in {})", d.profile, where));
+    }
+  }
+  c.duration(t, "setpoint_revert", p, d.setpoint_revert, 3s, 24h);
+  c.duration(t, "heartbeat", p, d.heartbeat, 0ms, 1h);
+  if (const toml::node* fs = t.get("failsafe")) {
+    if (const toml::table* ft = fs->as_table()) {
+      for (const auto& [key, value] : *ft) {
+        const auto v = value.value<double>();
+        if (!v || !std::isfinite(*v)) {
+          c.error(&value, p + ".failsafe." + std::string(key.str()), "must be a number");
+          continue;
+        }
+        const std::string point(key.str());
+        const std::string kp = p + ".failsafe." + point;
+        if (d.profile == kSunSpecProfile) {
+          // SunSpec devices: only the controls Gridlet writes, within their fixed range.
+          const auto* control = adapters::modbus::find_sunspec_control(point);
+          if (control == nullptr) {
+            c.error(&value, kp, "not a SunSpec control Gridlet writes (see README, Setpoints)");
+            continue;
+          }
+          const auto info = adapters::modbus::sunspec_control_info(*control, {});
+          if ((info.min && *v < *info.min) || (info.max && *v > *info.max)) {
+            c.error(&value, kp, fmt::format("{} is outside the control's range", *v));
+            continue;
+          }
+        }
+        d.failsafe[point] = *v;
+        d.failsafe_lines[point] = static_cast<int>(value.source().begin.line);
+      }
+    } else {
+      c.error(fs, p + ".failsafe", "must be a table of point = value");
+    }
   }
 }
 
@@ -549,7 +622,7 @@ LoadResult load_config_file(const std::filesystem::path& path) {
   auto& profiles = result.config->profiles;
   std::set<std::filesystem::path> checked;
   for (const auto& d : result.config->devices) {
-    if (d.profile_path.empty() || !checked.insert(d.profile_path).second) continue;
+    if (d.mqtt || d.profile_path.empty() || !checked.insert(d.profile_path).second) continue;
     auto loaded = adapters::modbus::load_profile_file(d.profile_path);
     for (const auto& e : loaded.errors) {
       result.errors.push_back(ConfigError{e.file, e.line, e.column, e.key_path, e.message});
@@ -558,10 +631,33 @@ LoadResult load_config_file(const std::filesystem::path& path) {
       profiles.emplace(d.profile_path, std::make_shared<const adapters::modbus::Profile>(std::move(*loaded.profile)));
     }
   }
+  // MQTT profiles (presets and files), each parsed once, and every MQTT device bound to its
+  // topics: a variable the profile does not declare, or a topic id that makes a bad topic, is
+  // an error at the device.
+  auto& mqtt_profiles = result.config->mqtt_profiles;
+  for (std::size_t i = 0; i < result.config->devices.size(); ++i) {
+    const auto& d = result.config->devices[i];
+    if (!d.mqtt || d.profile.empty()) continue;
+    const std::string key = d.mqtt_profile_key();
+    if (!mqtt_profiles.contains(key)) {
+      auto loaded = d.profile_path.empty() ? adapters::mqtt::load_builtin_preset(d.profile)
+                                           : adapters::mqtt::load_profile_file(d.profile_path);
+      for (const auto& e : loaded.errors) {
+        result.errors.push_back(ConfigError{e.file, e.line, e.column, e.key_path, e.message});
+      }
+      if (!loaded.profile) continue;
+      mqtt_profiles.emplace(key, std::make_shared<const adapters::mqtt::Profile>(std::move(*loaded.profile)));
+    }
+    adapters::mqtt::Variables vars(d.variables.begin(), d.variables.end());
+    const auto bound = adapters::mqtt::bind_device(mqtt_profiles.at(key), d.topic_id, vars);
+    for (const auto& e : bound.errors) {
+      result.errors.push_back(ConfigError{path.string(), d.line, 1, fmt::format("devices[{}]", i), e});
+    }
+  }
   // Fail-safe values of profile devices: a writable point of the profile, within its range.
   for (std::size_t i = 0; i < result.config->devices.size(); ++i) {
     const auto& d = result.config->devices[i];
-    if (d.profile_path.empty() || d.failsafe.empty()) continue;
+    if (d.mqtt || d.profile_path.empty() || d.failsafe.empty()) continue;
     const auto it = profiles.find(d.profile_path);
     if (it == profiles.end()) continue;  // its errors are reported above
     const adapters::modbus::Profile& profile = *it->second;

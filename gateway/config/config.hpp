@@ -20,6 +20,9 @@
 namespace gridlet::adapters::modbus {
 struct Profile;
 }
+namespace gridlet::adapters::mqtt {
+struct Profile;
+}
 
 namespace gridlet::config {
 
@@ -118,7 +121,17 @@ struct DeviceConfig {
   std::chrono::milliseconds heartbeat{10000};
   std::map<std::string, double> failsafe;
   std::map<std::string, int> failsafe_lines;  // where each failsafe key is, for later checks
+  // MQTT devices (on a bus of type "mqtt"): `profile` is a built-in preset's name (profile_path
+  // empty) or a profile file NAME.toml found as above or in a `mqtt/` folder there.
+  bool mqtt = false;
+  std::string topic_id;                          // the profile's {id}; default: the device id
+  std::map<std::string, std::string> variables;  // the profile's other template variables
+  int line = 0;                                  // where the device is defined
 
+  // The key of this device's MQTT profile in Config::mqtt_profiles.
+  std::string mqtt_profile_key() const {
+    return profile_path.empty() ? "preset:" + profile : profile_path.string();
+  }
   bool operator==(const DeviceConfig&) const = default;
 };
 
@@ -176,6 +189,8 @@ struct Config {
   // The register-map profiles the devices use, parsed once when the file was loaded (by
   // load_config_file; empty from load_config_string), by DeviceConfig::profile_path.
   std::map<std::filesystem::path, std::shared_ptr<const adapters::modbus::Profile>> profiles;
+  // The MQTT profiles, the same way, by DeviceConfig::mqtt_profile_key().
+  std::map<std::string, std::shared_ptr<const adapters::mqtt::Profile>> mqtt_profiles;
 
   // api.tokens_file, or <data_dir>/tokens when unset.
   std::filesystem::path tokens_path() const;

@@ -21,6 +21,7 @@
 #include "gateway/api/server.hpp"
 #include "gateway/runtime/audit_sink.hpp"
 #include "gateway/runtime/device_registry.hpp"
+#include "gateway/runtime/gateway_devices.hpp"
 #include "gateway/runtime/loop_executor.hpp"
 #include "gateway/runtime/modbus_fleet.hpp"
 #include "gateway/runtime/mqtt_fleet.hpp"
@@ -53,6 +54,8 @@ constexpr auto kReleaseDeadline = 3s;
 // At shutdown, bus threads must have stopped this long after the signal; one still stuck in an
 // exchange (a serial line waiting out its timeout) is abandoned.
 constexpr auto kBusStopDeadline = 4s;
+// How often MQTT devices check their confirmation deadlines, keep-alives and re-assertions.
+constexpr auto kMqttTickPeriod = 1s;
 // How often held MQTT values and device availability changes are published.
 constexpr auto kPublishPeriod = 1s;
 // At shutdown, the MQTT brokers get this long for "offline" and a clean disconnect.
@@ -185,6 +188,7 @@ struct Gateway::Impl {
   LoopExecutor executor{ioc};
   std::unique_ptr<MqttFleet> mqtt;
   std::unique_ptr<MqttPublisher> publisher;  // with [mqtt] enabled
+  std::unique_ptr<GatewayDevices> device_service;
   api::ApiContext ctx;
   std::unique_ptr<api::ApiServer> server;
   std::unique_ptr<asio::signal_set> signals;
@@ -258,26 +262,22 @@ int Gateway::Impl::start() {
     return kExitConfig;
   }
   mqtt = std::make_unique<MqttFleet>();
-  auto handlers_for = [this](const config::BusConfig& bus) {
-    adapters::mqtt::Client::Handlers h;
-    if (cfg.mqtt.enabled && bus.id == cfg.mqtt.bus) {
-      h.connected = [this](bool) {
-        if (publisher) publisher->on_connected(devices);
-      };
-    }
-    return h;
-  };
-  if (auto err = mqtt->start(cfg, executor, handlers_for); !err.empty()) {
+  MqttFleet::Parts mqtt_parts{executor, sink, *audit_sink, clock, loop_clock, [this](const std::string& bus) {
+                                if (publisher && bus == cfg.mqtt.bus) publisher->on_connected(devices);
+                              }};
+  if (auto err = mqtt->start(cfg, mqtt_parts); !err.empty()) {
     spdlog::critical("{}", err);
     return kExitStartup;
   }
+  device_service = std::make_unique<GatewayDevices>(*fleet, *mqtt);
+  scheduler.every(kMqttTickPeriod, [this] { mqtt->tick(); }, "mqtt-devices");
   if (cfg.mqtt.enabled) {
     publisher = std::make_unique<MqttPublisher>(cfg, *mqtt->client(cfg.mqtt.bus), clock);
     points.add_change_listener([this](const adapters::Reading& r) { publisher->offer(r); });
     scheduler.every(kPublishPeriod, [this] { publisher->tick(devices); }, "mqtt-publish");
   }
 
-  ctx.device_service = fleet.get();
+  ctx.device_service = device_service.get();
   ctx.events = event_log.get();
   ctx.config = &cfg;
   ctx.clock = &clock;
@@ -297,7 +297,10 @@ int Gateway::Impl::start() {
   spdlog::info("API listening on {}:{}", cfg.api.listen_host, server->port());
 
   scheduler.every(kStaleCheckPeriod, [this] { points.mark_stale(); }, "mark-stale");
-  scheduler.every(kDeviceStatePeriod, [this] { fleet->update_registry(devices); }, "device-state");
+  scheduler.every(kDeviceStatePeriod, [this] {
+    fleet->update_registry(devices);
+    mqtt->update_registry(devices);
+  }, "device-state");
   // The watchdog is fed from the loop itself, so a stuck loop stops feeding it and systemd
   // restarts the daemon.
   std::uint64_t watchdog_usec = 0;
@@ -393,6 +396,7 @@ void Gateway::Impl::begin_stop(const char* why) {
     }
   });
   fleet->begin_shutdown();
+  mqtt->release_all("the gateway is stopping");
   telemetry->stop_maintenance();  // a long retention pass must not hold up the final commit
   server->stop();
   loop_timer.cancel();
@@ -448,6 +452,7 @@ Gateway::Stopped Gateway::Impl::finish_stop() {
 void Gateway::Impl::teardown() {
   if (torn_down) return;
   torn_down = true;
+  device_service.reset();
   fleet.reset();
   publisher.reset();
   mqtt.reset();

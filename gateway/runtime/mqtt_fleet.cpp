@@ -29,7 +29,23 @@ std::string MqttFleet::status_topic(const config::Config& cfg) {
   return cfg.mqtt.topic_prefix + "/" + cfg.site.id + "/status";
 }
 
-std::string MqttFleet::start(const config::Config& cfg, mq::Executor& executor, const HandlersFor& handlers_for) {
+std::string MqttFleet::start(const config::Config& cfg, Parts parts) {
+  // Devices first: the clients' handlers route to them.
+  for (const auto& dc : cfg.devices) {
+    if (!dc.mqtt || !dc.enabled) continue;
+    const auto it = cfg.mqtt_profiles.find(dc.mqtt_profile_key());
+    if (it == cfg.mqtt_profiles.end()) return "device " + dc.id + ": profile " + dc.profile + " was not loaded";
+    mq::Variables vars(dc.variables.begin(), dc.variables.end());
+    auto bound = mq::bind_device(it->second, dc.topic_id, vars);
+    if (!bound.binding) return "device " + dc.id + ": " + (bound.errors.empty() ? "cannot bind" : bound.errors[0]);
+    const std::string bus = dc.bus;
+    devices_.push_back(std::make_unique<mq::MqttDevice>(
+        dc.id, bus, std::move(*bound.binding), parts.readings, &parts.controls, parts.clock, parts.monotonic,
+        [this, bus](mq::Message m) {
+          auto* c = client(bus);
+          return c != nullptr && c->publish(std::move(m));
+        }));
+  }
   for (const auto& bc : cfg.buses) {
     if (bc.type != config::BusType::kMqtt) continue;
     mq::ClientSettings s;
@@ -53,8 +69,25 @@ std::string MqttFleet::start(const config::Config& cfg, mq::Executor& executor, 
       s.will = mq::Message{status_topic(cfg), "offline", 1, true};
       s.birth = mq::Message{status_topic(cfg), "online", 1, true};
     }
-    auto client = std::make_unique<mq::Client>(std::move(s), executor,
-                                               handlers_for ? handlers_for(bc) : mq::Client::Handlers{});
+    mq::Client::Handlers h;
+    const std::string bus = bc.id;
+    h.connected = [this, bus, connected = parts.connected](bool) {
+      for (auto& d : devices_) {
+        if (d->bus() == bus) d->on_broker(true);
+      }
+      if (connected) connected(bus);
+    };
+    h.disconnected = [this, bus](const std::string&) {
+      for (auto& d : devices_) {
+        if (d->bus() == bus) d->on_broker(false);
+      }
+    };
+    h.message = [this, bus](mq::Message m) { route(bus, m); };
+    auto client = std::make_unique<mq::Client>(std::move(s), parts.executor, std::move(h));
+    for (const auto& d : devices_) {
+      if (d->bus() != bus) continue;
+      for (const auto& filter : d->subscriptions()) client->subscribe(filter, 1);
+    }
     if (!client->start()) return "bus " + bc.id + ": " + client->stats().last_error;
     spdlog::info("bus {}: {} (mqtt {})", bc.id, bc.url, bc.mqtt_version == 5 ? "5" : "3.1.1");
     clients_.emplace(bc.id, std::move(client));
@@ -62,10 +95,59 @@ std::string MqttFleet::start(const config::Config& cfg, mq::Executor& executor, 
   return "";
 }
 
+void MqttFleet::route(const std::string& bus, const mq::Message& message) {
+  bool used = false;
+  for (auto& d : devices_) {
+    if (d->bus() == bus && d->wants(message.topic)) {
+      d->on_message(message);
+      used = true;
+    }
+  }
+  if (!used) ++unrouted_[bus];
+}
+
+void MqttFleet::tick() {
+  for (auto& d : devices_) d->tick();
+}
+
+void MqttFleet::release_all(const std::string& reason) {
+  for (auto& d : devices_) d->release_all(reason);
+}
+
 void MqttFleet::stop(std::chrono::milliseconds timeout) {
   if (clients_.empty()) return;
   const auto each = timeout / static_cast<long>(clients_.size());
   for (auto& [id, c] : clients_) c->stop(each);
+}
+
+void MqttFleet::update_registry(DeviceRegistry& registry) const {
+  for (const auto& d : devices_) {
+    const auto st = d->status();
+    std::uint64_t rejected = 0;
+    for (const auto& [reason, n] : st.rejected) rejected += n;
+    registry.set_errors(st.id, rejected, st.last_error);
+    if (st.online) {
+      registry.mark_online(st.id, st.last_message_ms);
+    } else if (st.available.has_value() || st.last_message_ms > 0) {
+      registry.mark_offline(st.id, st.available == false ? "the device says it is offline" : "no recent message");
+    } else {
+      const auto* c = client(st.bus);
+      if (c != nullptr && !c->connected()) registry.mark_offline(st.id, "the broker is not connected");
+    }
+  }
+}
+
+mq::MqttDevice* MqttFleet::device(const std::string& id) const {
+  for (const auto& d : devices_) {
+    if (d->id() == id) return d.get();
+  }
+  return nullptr;
+}
+
+std::vector<mq::MqttDeviceStatus> MqttFleet::statuses() const {
+  std::vector<mq::MqttDeviceStatus> out;
+  for (const auto& d : devices_) out.push_back(d->status());
+  return out;
 }
 
 mq::Client* MqttFleet::client(const std::string& bus_id) const {

@@ -363,6 +363,98 @@ bus = "lan"
   EXPECT_GT(error_for(r, "buses[0].url").line, 0);
 }
 
+TEST(Config, MqttDevicesTakeAPresetOrAProfileFileAndTheirTopics) {
+  MqttFiles f;
+  const auto path = f.dir / "gridlet.toml";
+  std::filesystem::create_directories(f.dir / "profiles" / "mqtt");
+  std::ofstream(f.dir / "profiles" / "mqtt" / "my-plug.toml") << R"(
+[profile]
+name = "my-plug"
+kind = "other"
+source = "the plug's manual"
+[[points]]
+name = "power_w"
+topic = "plugs/{id}/power"
+unit = "W"
+)";
+  std::ofstream(path) << std::string(kMinimal) + R"(
+[[buses]]
+id = "home"
+type = "mqtt"
+url = "mqtt://127.0.0.1:1883"
+
+[[devices]]
+id = "kitchen"
+kind = "other"
+bus = "home"
+profile = "zigbee2mqtt-plug"
+topic_id = "Kitchen Plug"
+variables = { base = "z2m" }
+
+[[devices]]
+id = "desk"
+kind = "other"
+bus = "home"
+profile = "my-plug"
+)";
+  auto r = load_config_file(path);
+  ASSERT_TRUE(r.config) << r.errors.front().format();
+  const auto& d = r.config->devices;
+  EXPECT_TRUE(d[0].mqtt);
+  EXPECT_EQ(d[0].topic_id, "Kitchen Plug");
+  EXPECT_EQ(d[0].variables.at("base"), "z2m");
+  EXPECT_TRUE(d[0].profile_path.empty()) << "a preset";
+  EXPECT_EQ(d[1].topic_id, "desk") << "the device id by default";
+  EXPECT_EQ(d[1].profile_path, f.dir / "profiles" / "mqtt" / "my-plug.toml");
+  EXPECT_EQ(r.config->mqtt_profiles.size(), 2u);
+
+  std::ofstream(path) << std::string(kMinimal) + R"(
+[[buses]]
+id = "home"
+type = "mqtt"
+url = "mqtt://127.0.0.1:1883"
+
+[[devices]]
+id = "a"
+kind = "other"
+bus = "home"
+profile = "no-such-plug"
+unit_id = 3
+
+[[devices]]
+id = "c"
+kind = "other"
+bus = "home"
+profile = "sunspec"
+topic_id = "a/+/b"
+)";
+  r = load_config_file(path);
+  ASSERT_FALSE(r.config);
+  EXPECT_NE(error_for(r, "devices[0].profile").message.find("shelly-gen2-switch"), std::string::npos)
+      << "the presets are listed";
+  EXPECT_NE(error_for(r, "devices[0].unit_id").message.find("Modbus"), std::string::npos);
+  EXPECT_NE(error_for(r, "devices[1].profile").message.find("Modbus"), std::string::npos);
+  EXPECT_NE(error_for(r, "devices[1].topic_id").message.find("+"), std::string::npos);
+
+  std::ofstream(path) << std::string(kMinimal) + R"(
+[[buses]]
+id = "home"
+type = "mqtt"
+url = "mqtt://127.0.0.1:1883"
+
+[[devices]]
+id = "b"
+kind = "other"
+bus = "home"
+profile = "zigbee2mqtt-plug"
+variables = { bsae = "z2m" }
+)";
+  r = load_config_file(path);
+  ASSERT_FALSE(r.config);
+  EXPECT_NE(error_for(r, "devices[0]").message.find("bsae"), std::string::npos) << "a mistyped variable";
+  EXPECT_GT(error_for(r, "devices[0]").line, 0);
+}
+
 TEST(Config, ListenParsing) {
   std::string host;
   std::uint16_t port = 0;
