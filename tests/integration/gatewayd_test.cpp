@@ -574,9 +574,10 @@ TEST_F(GatewaydTest, PublishesPointsAndAvailabilityOnItsMqttBus) {
   Daemon d(config_, data_);
   ASSERT_TRUE(d.ready()) << d.proc().log();
 
-  gridlet::testing::ThreadExecutor loop;
   std::mutex mu;
   std::map<std::string, adapters::mqtt::Message> latest;
+  std::atomic<bool> late_got_retained{false};
+  gridlet::testing::ThreadExecutor loop;  // destroyed (joined) before what its handlers touch
   adapters::mqtt::ClientSettings os;
   os.name = os.client_id = "observer";
   os.url = broker.url();
@@ -601,7 +602,6 @@ TEST_F(GatewaydTest, PublishesPointsAndAvailabilityOnItsMqttBus) {
   EXPECT_EQ(power["unit"], "W");
   EXPECT_GT(power["ts"].get<std::int64_t>(), 0);
   // A subscriber that comes later gets the latest value at once: it is retained.
-  std::atomic<bool> late_got_retained{false};
   os.client_id = "late";
   adapters::mqtt::Client late(os, loop, {{}, {}, [&](adapters::mqtt::Message m) {
                                            if (m.topic == "gridlet/it/pv/inverter_three_phase.W" && m.retained) {
@@ -626,9 +626,9 @@ TEST_F(GatewaydTest, SaysOnlineAndOfflineOnItsMqttStatusTopicAndLeavesAWill) {
   write_file(config_, "[site]\nid = \"it\"\n[storage]\ndata_dir = \"" + data_.string() +
                           "\"\n[[buses]]\nid = \"home\"\ntype = \"mqtt\"\nurl = \"" + broker.url() +
                           "\"\n[mqtt]\nenabled = true\nbus = \"home\"\n");
-  gridlet::testing::ThreadExecutor loop;
   std::mutex mu;
   std::vector<std::string> seen;  // payloads on gridlet/it/status, in order
+  gridlet::testing::ThreadExecutor loop;  // destroyed (joined) before what its handlers touch
   adapters::mqtt::ClientSettings os;
   os.name = os.client_id = "observer";
   os.url = broker.url();

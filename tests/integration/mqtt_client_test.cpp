@@ -82,9 +82,8 @@ TEST_P(MqttClientVersions, PublishesSubscribesAndAnnouncesItsStatus) {
   TempDir dir;
   Mosquitto broker(dir.path() / "broker");
   ASSERT_TRUE(broker.ready()) << broker.log();
-  ThreadExecutor loop;
-
   Seen gw_seen, observer_seen;
+  ThreadExecutor loop;  // after what its handlers touch: destroyed (joined) before it
   auto gw_settings = settings_for(broker, "gw", GetParam());
   gw_settings.will = Message{"gridlet/it/status", "offline", 1, true};
   gw_settings.birth = Message{"gridlet/it/status", "online", 1, true};
@@ -127,8 +126,8 @@ TEST(MqttClient, ReconnectsAfterTheBrokerRestartsAndSubscribesAgain) {
   TempDir dir;
   Mosquitto broker(dir.path() / "broker");
   ASSERT_TRUE(broker.ready()) << broker.log();
-  ThreadExecutor loop;
   Seen seen, other_seen;
+  ThreadExecutor loop;
   Client c(settings_for(broker, "gw"), loop, seen.handlers());
   c.subscribe("cmd/#", 0);
   ASSERT_TRUE(c.start());
@@ -149,13 +148,13 @@ TEST(MqttClient, ReconnectsAfterTheBrokerRestartsAndSubscribesAgain) {
 
 TEST(MqttClient, PublishingWhileDisconnectedIsRefusedNotLost) {
   TempDir dir;
-  ThreadExecutor loop;
   ClientSettings s;
   s.name = s.client_id = "gw";
   s.url = "tcp://127.0.0.1:" + std::to_string(gridlet::testing::free_loopback_port());  // nobody
   s.reconnect_min = 100ms;
   s.reconnect_max = 200ms;
   Seen seen;
+  ThreadExecutor loop;
   Client c(s, loop, seen.handlers());
   ASSERT_TRUE(c.start());
   ASSERT_TRUE(eventually(5s, [&] { return c.stats().connect_failures >= 2; })) << "keeps retrying";
@@ -166,11 +165,11 @@ TEST(MqttClient, PublishingWhileDisconnectedIsRefusedNotLost) {
 }
 
 TEST(MqttClient, AnUnsupportedUrlIsAClearError) {
-  ThreadExecutor loop;
   ClientSettings s;
   s.name = s.client_id = "gw";
   s.url = "ws://127.0.0.1:9001";
   Seen seen;
+  ThreadExecutor loop;
   Client c(s, loop, seen.handlers());
   EXPECT_FALSE(c.start());
   EXPECT_NE(c.stats().last_error.find("unsupported URL"), std::string::npos) << c.stats().last_error;
@@ -185,9 +184,8 @@ TEST(MqttClient, PasswordsAreRefusedAndAccepted) {
   o.password_file = passwords;
   Mosquitto broker(dir.path() / "broker", o);
   ASSERT_TRUE(broker.ready()) << broker.log();
-  ThreadExecutor loop;
-
   Seen wrong_seen, right_seen;
+  ThreadExecutor loop;
   auto wrong = settings_for(broker, "wrong");
   wrong.username = "gridlet";
   wrong.password = "guess";
@@ -255,9 +253,8 @@ TEST(MqttClient, TlsTrustsOnlyItsCaAndChecksTheHostname) {
   o.key_file = good->key;
   Mosquitto broker(dir.path() / "broker", o);
   ASSERT_TRUE(broker.ready()) << broker.log();
+  Seen ok_seen, untrusted_seen, checked_seen;
   ThreadExecutor loop;
-
-  Seen ok_seen, untrusted_seen;
   auto trusted = settings_for(broker, "trusted");
   trusted.ca_file = good->ca;
   Client t(trusted, loop, ok_seen.handlers());
@@ -277,7 +274,6 @@ TEST(MqttClient, TlsTrustsOnlyItsCaAndChecksTheHostname) {
   m.key_file = misnamed->key;
   Mosquitto misnamed_broker(dir.path() / "misnamed-broker", m);
   ASSERT_TRUE(misnamed_broker.ready()) << misnamed_broker.log();
-  Seen checked_seen;
   auto checked = settings_for(misnamed_broker, "checked");
   checked.ca_file = misnamed->ca;
   Client h(checked, loop, checked_seen.handlers());

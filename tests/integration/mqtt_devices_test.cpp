@@ -132,10 +132,11 @@ class MqttDevicesTest : public ::testing::Test {
   std::string viewer_, manager_;
   std::unique_ptr<ChildProcess> daemon_;
   std::uint16_t port_ = 0;
-  ThreadExecutor loop_;
-  std::unique_ptr<mq::Client> devices_;
   std::mutex mu_;
   std::vector<mq::Message> commands_;
+  // Destroyed first: the client, then the loop (its thread joined), then what handlers touch.
+  ThreadExecutor loop_;
+  std::unique_ptr<mq::Client> devices_;
 };
 
 TEST_F(MqttDevicesTest, PresetDevicesAreReadWithQualityAndAvailability) {
