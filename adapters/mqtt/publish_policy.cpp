@@ -28,7 +28,7 @@ bool PublishPolicy::offer(const Reading& reading, std::int64_t now_ms) {
   const PublishSettings& s = settings_of(key);
   State& st = points_[key];
   if (!news(reading, st, s, now_ms)) {
-    st.held.reset();  // back where the broker is: nothing to send later either
+    if (!st.unsent) st.held.reset();  // back where the broker is: nothing to send later either
     return false;
   }
   if (st.published && now_ms - st.published_ms < s.min_interval.count()) {
@@ -38,6 +38,7 @@ bool PublishPolicy::offer(const Reading& reading, std::int64_t now_ms) {
   st.published = reading;
   st.published_ms = now_ms;
   st.held.reset();
+  st.unsent = false;
   return true;
 }
 
@@ -45,10 +46,11 @@ std::vector<Reading> PublishPolicy::due(std::int64_t now_ms) {
   std::vector<Reading> out;
   for (auto& [key, st] : points_) {
     const PublishSettings& s = settings_of(key);
-    if (st.held && now_ms - st.published_ms >= s.min_interval.count()) {
+    if (st.held && (st.unsent || now_ms - st.published_ms >= s.min_interval.count())) {
       st.published = std::move(st.held);
       st.held.reset();
       st.published_ms = now_ms;
+      st.unsent = false;
       out.push_back(*st.published);
     } else if (!st.held && st.published && now_ms - st.published_ms >= s.max_interval.count()) {
       st.published_ms = now_ms;
@@ -67,9 +69,16 @@ std::vector<Reading> PublishPolicy::all(std::int64_t now_ms) {
     }
     if (!st.published) continue;
     st.published_ms = now_ms;
+    st.unsent = false;
     out.push_back(*st.published);
   }
   return out;
+}
+
+void PublishPolicy::failed(const Reading& reading) {
+  State& st = points_[{reading.device, reading.point}];
+  if (!st.held) st.held = reading;  // a newer held value wins
+  st.unsent = true;                 // due at once
 }
 
 std::string point_payload(const Reading& reading) {

@@ -44,12 +44,16 @@ class PublishPolicy {
   // Every point's latest reading (after a reconnect to a broker that may have lost its retained
   // messages). Counts them as published now.
   std::vector<Reading> all(std::int64_t now_ms);
+  // A reading that offer() or due() let through could not be sent (the broker was away): it is
+  // held again, so due() or all() sends it later.
+  void failed(const Reading& reading);
 
  private:
   struct State {
     std::optional<Reading> published;  // what the broker holds
     std::optional<Reading> held;       // newer, waiting for min_interval
     std::int64_t published_ms = 0;
+    bool unsent = false;  // `published` never reached the broker (failed())
   };
   const PublishSettings& settings_of(const std::pair<std::string, std::string>& key) const;
   bool news(const Reading& r, const State& st, const PublishSettings& s, std::int64_t now_ms) const;

@@ -72,6 +72,9 @@ void Router::metrics(Respond respond) {
   if (context_.store != nullptr) {
     for (auto& f : store_metric_families(context_.store->stats())) families.push_back(std::move(f));
   }
+  if (context_.mqtt_stats) {
+    for (auto& f : mqtt_metric_families(context_.mqtt_stats())) families.push_back(std::move(f));
+  }
   r.body = prometheus::TextSerializer().Serialize(families);
   respond(std::move(r));
 }

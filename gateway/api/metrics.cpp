@@ -110,6 +110,60 @@ std::vector<prometheus::MetricFamily> store_metric_families(const store::StoreSt
   return out;
 }
 
+std::vector<prometheus::MetricFamily> mqtt_metric_families(const MqttStats& stats) {
+  using prometheus::ClientMetric;
+  using prometheus::MetricFamily;
+  using prometheus::MetricType;
+  auto metric = [](std::vector<ClientMetric::Label> labels, MetricType type, double value) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    if (type == MetricType::Counter) {
+      m.counter.value = value;
+    } else {
+      m.gauge.value = value;
+    }
+    return m;
+  };
+  const auto d = [](auto v) { return static_cast<double>(v); };
+  MetricFamily connected{"gridlet_mqtt_connected", "1 while the broker connection is up", MetricType::Gauge, {}};
+  MetricFamily connects{"gridlet_mqtt_connects_total", "Connections made to the broker", MetricType::Counter, {}};
+  MetricFamily failures{"gridlet_mqtt_connect_failures_total", "Connection attempts that failed",
+                        MetricType::Counter, {}};
+  MetricFamily lost{"gridlet_mqtt_connections_lost_total", "Connections lost", MetricType::Counter, {}};
+  MetricFamily in{"gridlet_mqtt_messages_received_total", "Messages received from the broker",
+                  MetricType::Counter, {}};
+  MetricFamily out{"gridlet_mqtt_messages_sent_total", "Messages delivered to the broker", MetricType::Counter, {}};
+  MetricFamily publish_failed{"gridlet_mqtt_publish_failures_total",
+                              "Messages that could not be delivered (not connected, or refused)",
+                              MetricType::Counter, {}};
+  for (const auto& b : stats.buses) {
+    const std::vector<ClientMetric::Label> l{{"bus", b.id}};
+    connected.metric.push_back(metric(l, MetricType::Gauge, b.stats.connected ? 1.0 : 0.0));
+    connects.metric.push_back(metric(l, MetricType::Counter, d(b.stats.connects)));
+    failures.metric.push_back(metric(l, MetricType::Counter, d(b.stats.connect_failures)));
+    lost.metric.push_back(metric(l, MetricType::Counter, d(b.stats.connections_lost)));
+    in.metric.push_back(metric(l, MetricType::Counter, d(b.stats.messages_in)));
+    out.metric.push_back(metric(l, MetricType::Counter, d(b.stats.messages_out)));
+    publish_failed.metric.push_back(metric(l, MetricType::Counter, d(b.stats.publish_failures)));
+  }
+  MetricFamily used{"gridlet_mqtt_device_messages_total", "Device messages that gave readings, states or availability",
+                    MetricType::Counter, {}};
+  MetricFamily rejected{"gridlet_mqtt_device_messages_rejected_total",
+                        "Device messages (or parts) that could not be used, by reason", MetricType::Counter, {}};
+  for (const auto& dev : stats.devices) {
+    used.metric.push_back(metric({{"bus", dev.bus}, {"device", dev.id}}, MetricType::Counter, d(dev.messages)));
+    for (const auto& [reason, n] : dev.rejected) {
+      rejected.metric.push_back(
+          metric({{"bus", dev.bus}, {"device", dev.id}, {"reason", reason}}, MetricType::Counter, d(n)));
+    }
+  }
+  std::vector<MetricFamily> families;
+  for (auto* f : {&connected, &connects, &failures, &lost, &in, &out, &publish_failed, &used, &rejected}) {
+    if (!f->metric.empty()) families.push_back(std::move(*f));
+  }
+  return families;
+}
+
 ApiMetrics::ApiMetrics(prometheus::Registry& reg, const std::vector<std::string>& routes)
     : registry(reg),
       requests(prometheus::BuildCounter()

@@ -1,7 +1,8 @@
 // The gateway's Prometheus metrics, all defined here: the API's (requests by route pattern and
 // status code, request latency, connections), the telemetry store's counters (read from
 // StoreStats at scrape time; the store registers nothing itself), and process metrics (memory,
-// CPU, start time) read from /proc/self at scrape time.
+// CPU, start time) read from /proc/self at scrape time, and the MQTT connections' and devices'
+// counters (read at scrape time from the MQTT side).
 // Thread: every member may be used from any thread (prometheus-cpp metrics are atomic).
 #pragma once
 
@@ -18,6 +19,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
+#include "gateway/api/mqtt_stats.hpp"
 #include "gateway/store/telemetry_store.hpp"
 
 namespace gridlet::api {
@@ -40,6 +42,11 @@ inline const std::string kUnparsedRoute = "unparsed";
 
 // The gridlet_store_* families of one scrape.
 std::vector<prometheus::MetricFamily> store_metric_families(const store::StoreStats& stats);
+
+// The gridlet_mqtt_* families: connections, messages in and out, and the messages devices sent
+// that could not be used, by device and reason (not_json, wrong_type, missing_field, too_large,
+// no_mapping, bad_value).
+std::vector<prometheus::MetricFamily> mqtt_metric_families(const MqttStats& stats);
 
 struct ApiMetrics {
   // Registers the families (merging with ones already registered under the same names).

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "adapters/device.hpp"
+#include "gateway/api/mqtt_stats.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -57,6 +58,8 @@ struct ApiContext {
   // Buses, devices' controls and setpoints (null: /api/v1/buses is empty, setpoints answer 503).
   DeviceService* device_service = nullptr;
   store::EventLog* events = nullptr;  // thread-safe; event and audit logs
+  // The MQTT connections' and devices' counters for /metrics (called on the loop; empty: none).
+  std::function<MqttStats()> mqtt_stats;
 };
 
 class ApiServer {

@@ -263,7 +263,7 @@ int Gateway::Impl::start() {
   }
   mqtt = std::make_unique<MqttFleet>();
   MqttFleet::Parts mqtt_parts{executor, sink, *audit_sink, clock, loop_clock, [this](const std::string& bus) {
-                                if (publisher && bus == cfg.mqtt.bus) publisher->on_connected(devices);
+                                if (publisher && bus == cfg.mqtt.bus) publisher->on_connected();
                               }};
   if (auto err = mqtt->start(cfg, mqtt_parts); !err.empty()) {
     spdlog::critical("{}", err);
@@ -272,12 +272,18 @@ int Gateway::Impl::start() {
   device_service = std::make_unique<GatewayDevices>(*fleet, *mqtt);
   scheduler.every(kMqttTickPeriod, [this] { mqtt->tick(); }, "mqtt-devices");
   if (cfg.mqtt.enabled) {
-    publisher = std::make_unique<MqttPublisher>(cfg, *mqtt->client(cfg.mqtt.bus), clock);
+    publisher = std::make_unique<MqttPublisher>(cfg, *mqtt->client(cfg.mqtt.bus), clock, points, devices);
     points.add_change_listener([this](const adapters::Reading& r) { publisher->offer(r); });
-    scheduler.every(kPublishPeriod, [this] { publisher->tick(devices); }, "mqtt-publish");
+    scheduler.every(kPublishPeriod, [this] { publisher->tick(); }, "mqtt-publish");
   }
 
   ctx.device_service = device_service.get();
+  ctx.mqtt_stats = [this] {
+    api::MqttStats st;
+    for (auto& [id, stats] : mqtt->client_stats()) st.buses.push_back({id, std::move(stats)});
+    st.devices = mqtt->statuses();
+    return st;
+  };
   ctx.events = event_log.get();
   ctx.config = &cfg;
   ctx.clock = &clock;

@@ -150,6 +150,12 @@ std::vector<mq::MqttDeviceStatus> MqttFleet::statuses() const {
   return out;
 }
 
+std::vector<std::pair<std::string, mq::Client::Stats>> MqttFleet::client_stats() const {
+  std::vector<std::pair<std::string, mq::Client::Stats>> out;
+  for (const auto& [id, c] : clients_) out.emplace_back(id, c->stats());
+  return out;
+}
+
 mq::Client* MqttFleet::client(const std::string& bus_id) const {
   const auto it = clients_.find(bus_id);
   return it == clients_.end() ? nullptr : it->second.get();

@@ -52,6 +52,7 @@ class MqttFleet {
   void update_registry(DeviceRegistry& registry) const;
   adapters::mqtt::MqttDevice* device(const std::string& id) const;
   std::vector<adapters::mqtt::MqttDeviceStatus> statuses() const;
+  std::vector<std::pair<std::string, adapters::mqtt::Client::Stats>> client_stats() const;
 
   static std::string status_topic(const config::Config& cfg);
   adapters::mqtt::Client* client(const std::string& bus_id) const;

@@ -1,16 +1,88 @@
 #include "gateway/runtime/mqtt_publisher.hpp"
 
+#include "adapters/mqtt/profile.hpp"
+
+#ifndef GRIDLET_VERSION
+#define GRIDLET_VERSION "0.0.0"
+#endif
+
 namespace gridlet::runtime {
 
 namespace mq = adapters::mqtt;
 
-MqttPublisher::MqttPublisher(const config::Config& cfg, mq::Client& client, const adapters::Clock& clock)
-    : client_(client),
+MqttPublisher::MqttPublisher(const config::Config& cfg, mq::Client& client, const adapters::Clock& clock,
+                             const PointStore& points, const DeviceRegistry& devices)
+    : cfg_(cfg),
+      client_(client),
+      points_(points),
+      devices_(devices),
       clock_(clock),
       root_(cfg.mqtt.topic_prefix + "/" + cfg.site.id),
       policy_({cfg.mqtt.min_interval, cfg.mqtt.max_interval, cfg.mqtt.deadband}) {
   for (const auto& o : cfg.mqtt.points) {
     policy_.set(o.device, o.point, {o.min_interval, o.max_interval, o.deadband});
+  }
+  gateway_.site = cfg.site.id;
+  gateway_.topic_prefix = cfg.mqtt.topic_prefix;
+  gateway_.discovery_prefix = cfg.mqtt.discovery_prefix;
+  gateway_.sw_version = GRIDLET_VERSION;
+  gateway_.controls_enabled = false;  // commands over MQTT are not taken yet
+}
+
+// A device as Home Assistant sees it: its profile's maker and model, and the points it has so far
+// (their units decide the entities: W power, Wh energy counters, % of a SoC point the battery).
+mq::DeviceSpec MqttPublisher::describe(const DeviceState& device) const {
+  const auto& dc = device.config;
+  mq::DeviceSpec spec;
+  spec.id = dc.id;
+  spec.name = dc.name.empty() ? dc.id : dc.name;
+  spec.kind = dc.kind;
+  spec.model = dc.profile;
+  if (dc.mqtt) {
+    if (const auto it = cfg_.mqtt_profiles.find(dc.mqtt_profile_key()); it != cfg_.mqtt_profiles.end()) {
+      spec.manufacturer = it->second->manufacturer;
+      spec.model = it->second->model;
+    }
+  } else if (dc.profile == config::kSunSpecProfile) {
+    spec.manufacturer = "SunSpec device";
+  }
+  for (const auto& [key, value] : points_.all()) {
+    if (key.device != dc.id) continue;
+    mq::PointSpec p;
+    p.name = key.point;
+    p.unit = value.unit;
+    const bool energy = value.unit == "Wh" || value.unit == "kWh";
+    p.kind = energy ? mq::PointKind::kCounter : mq::PointKind::kMeasured;
+    if (value.unit == "W") p.role = mq::PointRole::kPower;
+    if (value.unit == "%" && key.point.find("SoC") != std::string::npos) p.role = mq::PointRole::kStateOfCharge;
+    spec.points.push_back(std::move(p));
+  }
+  return spec;
+}
+
+void MqttPublisher::publish_discovery(bool all) {
+  if (!cfg_.mqtt.discovery) return;
+  auto send = [&](const mq::DiscoveryMessage& m) { return client_.publish({m.topic, m.payload, 1, true}); };
+  if (all) {
+    for (const auto& m : mq::gateway_discovery(gateway_)) send(m);
+  }
+  // Which points (and units) each device has now: only a device whose set changed is described
+  // again, so a steady gateway spends nothing here.
+  std::map<std::string, std::string> signature;
+  for (const auto& [key, value] : points_.all()) signature[key.device] += key.point + '\x1f' + value.unit + '\x1e';
+  for (const auto* d : devices_.list()) {
+    if (!d->config.enabled) continue;
+    const std::string& id = d->config.id;
+    if (!all && signatures_.contains(id) && signatures_[id] == signature[id]) continue;
+    const auto current = mq::discover_device(gateway_, describe(*d)).messages();
+    auto& previous = discovered_[id];
+    bool ok = true;
+    for (const auto& m : mq::removed_since(previous, current)) ok = send(m) && ok;
+    for (const auto& m : current) ok = send(m) && ok;
+    if (ok) {  // else tried again at the next tick
+      previous = current;
+      signatures_[id] = signature[id];
+    }
   }
 }
 
@@ -25,15 +97,19 @@ std::string MqttPublisher::availability_topic(const std::string& device) const {
 void MqttPublisher::publish_point(const adapters::Reading& r) {
   // Latest values: QoS 0 and retained. One that is lost while the broker is away is published
   // again after the reconnect (on_connected), so nothing needs queueing here.
-  if (client_.publish({point_topic(r.device, r.point), mq::point_payload(r), 0, true})) ++published_;
+  if (client_.publish({point_topic(r.device, r.point), mq::point_payload(r), 0, true})) {
+    ++published_;
+  } else {
+    policy_.failed(r);  // the broker is away: sent after the reconnect
+  }
 }
 
 void MqttPublisher::offer(const adapters::Reading& reading) {
   if (policy_.offer(reading, clock_.now_ms())) publish_point(reading);
 }
 
-void MqttPublisher::publish_availability(const DeviceRegistry& devices, bool all) {
-  for (const auto* d : devices.list()) {
+void MqttPublisher::publish_availability(bool all) {
+  for (const auto* d : devices_.list()) {
     if (!d->config.enabled) continue;
     const auto it = availability_.find(d->config.id);
     if (!all && it != availability_.end() && it->second == d->online) continue;
@@ -43,14 +119,17 @@ void MqttPublisher::publish_availability(const DeviceRegistry& devices, bool all
   }
 }
 
-void MqttPublisher::tick(const DeviceRegistry& devices) {
+void MqttPublisher::tick() {
+  if (!client_.connected()) return;
+  publish_discovery(false);
   for (const auto& r : policy_.due(clock_.now_ms())) publish_point(r);
-  publish_availability(devices, false);
+  publish_availability(false);
 }
 
-void MqttPublisher::on_connected(const DeviceRegistry& devices) {
+void MqttPublisher::on_connected() {
+  publish_discovery(true);
   for (const auto& r : policy_.all(clock_.now_ms())) publish_point(r);
-  publish_availability(devices, true);
+  publish_availability(true);
 }
 
 }  // namespace gridlet::runtime

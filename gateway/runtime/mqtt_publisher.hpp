@@ -12,22 +12,26 @@
 
 #include "adapters/clock.hpp"
 #include "adapters/mqtt/client.hpp"
+#include "adapters/mqtt/ha_discovery.hpp"
 #include "adapters/mqtt/publish_policy.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/runtime/device_registry.hpp"
+#include "gateway/runtime/point_store.hpp"
 
 namespace gridlet::runtime {
 
 class MqttPublisher {
  public:
-  MqttPublisher(const config::Config& cfg, adapters::mqtt::Client& client, const adapters::Clock& clock);
+  MqttPublisher(const config::Config& cfg, adapters::mqtt::Client& client, const adapters::Clock& clock,
+                const PointStore& points, const DeviceRegistry& devices);
 
   // A point changed (PointStore's change listener).
   void offer(const adapters::Reading& reading);
-  // Every second: held and refreshed values; availability of devices that changed.
-  void tick(const DeviceRegistry& devices);
-  // After a (re)connect: every point and every device's availability again.
-  void on_connected(const DeviceRegistry& devices);
+  // Every second: held and refreshed values; availability of devices that changed; Home
+  // Assistant discovery of devices whose points changed.
+  void tick();
+  // After a (re)connect: discovery, every point and every device's availability again.
+  void on_connected();
 
   std::string point_topic(const std::string& device, const std::string& point) const;
   std::string availability_topic(const std::string& device) const;
@@ -35,9 +39,20 @@ class MqttPublisher {
 
  private:
   void publish_point(const adapters::Reading& r);
-  void publish_availability(const DeviceRegistry& devices, bool all);
+  void publish_availability(bool all);
+  // Home Assistant discovery (with [mqtt] discovery = true): the gateway's own device first, then
+  // each enabled device with the points it has so far; a device whose points changed is
+  // published again, topics it no longer has cleared first.
+  void publish_discovery(bool all);
+  adapters::mqtt::DeviceSpec describe(const DeviceState& device) const;
 
+  const config::Config& cfg_;
   adapters::mqtt::Client& client_;
+  const PointStore& points_;
+  const DeviceRegistry& devices_;
+  adapters::mqtt::GatewaySpec gateway_;
+  std::map<std::string, std::vector<adapters::mqtt::DiscoveryMessage>> discovered_;  // as published
+  std::map<std::string, std::string> signatures_;  // each device's points when it was published
   const adapters::Clock& clock_;
   std::string root_;  // <prefix>/<site>
   adapters::mqtt::PublishPolicy policy_;

@@ -19,6 +19,7 @@
 #include "gateway/store/telemetry_store.hpp"
 #include "test_support.hpp"
 #include "tests/integration/mqtt_support.hpp"
+#include "tests/unit/ha_rules.hpp"
 #include "adapters/mqtt/client.hpp"
 
 namespace gridlet {
@@ -586,6 +587,7 @@ TEST_F(GatewaydTest, PublishesPointsAndAvailabilityOnItsMqttBus) {
                                                latest[m.topic] = std::move(m);
                                              }});
   observer.subscribe("gridlet/it/#", 0);
+  observer.subscribe("homeassistant/#", 0);
   ASSERT_TRUE(observer.start());
   auto get = [&](const std::string& topic) -> std::optional<adapters::mqtt::Message> {
     std::lock_guard lock(mu);
@@ -593,10 +595,16 @@ TEST_F(GatewaydTest, PublishesPointsAndAvailabilityOnItsMqttBus) {
     if (it == latest.end()) return std::nullopt;
     return it->second;
   };
+  auto topics = [&] {
+    std::lock_guard lock(mu);
+    std::string all;
+    for (const auto& [topic, m] : latest) all += topic + " " + m.payload.substr(0, 80) + "\n";
+    return all;
+  };
   ASSERT_TRUE(gridlet::testing::eventually(15s, [&] {
     const auto m = get("gridlet/it/pv/inverter_three_phase.W");
     return m && json::parse(m->payload)["quality"] == "good";
-  })) << d.proc().log();
+  })) << d.proc().log() << topics();
   const auto power = json::parse(get("gridlet/it/pv/inverter_three_phase.W")->payload);
   EXPECT_GT(power["value"].get<double>(), 0);
   EXPECT_EQ(power["unit"], "W");
@@ -616,6 +624,31 @@ TEST_F(GatewaydTest, PublishesPointsAndAvailabilityOnItsMqttBus) {
     return m && m->payload == "online";
   }));
   EXPECT_EQ(get("gridlet/it/status")->payload, "online");
+
+  // Home Assistant discovery: the gateway and the inverter, each document within Home Assistant's
+  // documented rules, the power an enabled power sensor reading the published topic.
+  std::optional<json> power_entity;
+  ASSERT_TRUE(gridlet::testing::eventually(10s, [&] {
+    std::lock_guard lock(mu);
+    for (const auto& [topic, m] : latest) {
+      if (!topic.starts_with("homeassistant/") || m.payload.empty()) continue;
+      const auto doc = json::parse(m.payload);
+      if (doc.value("state_topic", "") == "gridlet/it/pv/inverter_three_phase.W") power_entity = doc;
+    }
+    return power_entity.has_value();
+  }));
+  EXPECT_EQ((*power_entity)["device_class"], "power");
+  EXPECT_EQ((*power_entity)["unit_of_measurement"], "W");
+  EXPECT_NE((*power_entity)["availability"].dump().find("gridlet/it/pv/availability"), std::string::npos);
+  std::lock_guard lock(mu);
+  int documents = 0;
+  for (const auto& [topic, m] : latest) {
+    if (!topic.starts_with("homeassistant/")) continue;
+    ++documents;
+    const auto violations = gridlet::ha_rules::check_discovery(topic, m.payload);
+    EXPECT_TRUE(violations.empty()) << topic << "\n" << gridlet::ha_rules::describe(violations) << m.payload;
+  }
+  EXPECT_GT(documents, 10) << "the gateway and every point of the inverter";
 }
 
 // The gateway's status on its MQTT bus: "online" (retained) once connected, "offline" when it

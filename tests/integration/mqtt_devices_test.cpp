@@ -183,6 +183,12 @@ TEST_F(MqttDevicesTest, PresetDevicesAreReadWithQualityAndAvailability) {
     }
     return false;
   }));
+  // ... and in /metrics, by device and reason.
+  const auto metrics = http(port_, "GET", "/metrics", viewer_);
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  EXPECT_NE(metrics->body.find(R"(gridlet_mqtt_device_messages_rejected_total{bus="home",device="fan",reason="not_json"} 1)"),
+            std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find(R"(gridlet_mqtt_connected{bus="home"} 1)"), std::string::npos);
 }
 
 TEST_F(MqttDevicesTest, SwitchingIsAppliedOnlyWhenTheDeviceConfirms) {

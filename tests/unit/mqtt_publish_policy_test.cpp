@@ -80,6 +80,19 @@ TEST(MqttPublishPolicy, PerPointSettingsAndEverythingAfterAReconnect) {
   EXPECT_TRUE(p.due(5000).empty());
 }
 
+TEST(MqttPublishPolicy, AReadingThatCouldNotBeSentIsSentLater) {
+  PublishPolicy p({1000ms, 300s, 0.0});
+  const auto r = reading(100);
+  ASSERT_TRUE(p.offer(r, 0));
+  p.failed(r);  // the broker was away
+  EXPECT_FALSE(p.offer(reading(100), 10)) << "the same value is not news";
+  const auto due = p.due(20);
+  ASSERT_EQ(due.size(), 1u) << "but it was never sent";
+  EXPECT_EQ(due[0].value, 100);
+  p.failed(reading(101));
+  EXPECT_EQ(p.all(30).size(), 1u);
+}
+
 TEST(MqttPublishPolicy, PayloadCarriesValueUnitQualityAndTime) {
   auto j = nlohmann::json::parse(point_payload(reading(230.5)));
   EXPECT_EQ(j["value"], 230.5);

@@ -1,0 +1,22 @@
+// What the MQTT side of the gateway reports to /metrics at a scrape: each broker connection and
+// each MQTT device (no Paho, no Beast: cheap to include).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "adapters/mqtt/client.hpp"
+#include "adapters/mqtt/device.hpp"
+
+namespace gridlet::api {
+
+struct MqttStats {
+  struct Bus {
+    std::string id;
+    adapters::mqtt::Client::Stats stats;
+  };
+  std::vector<Bus> buses;
+  std::vector<adapters::mqtt::MqttDeviceStatus> devices;
+};
+
+}  // namespace gridlet::api
