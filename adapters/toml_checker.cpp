@@ -1,5 +1,8 @@
 #include "adapters/toml_checker.hpp"
 
+#include <fstream>
+#include <sstream>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,6 +11,19 @@
 #include <tuple>
 
 namespace gridlet::adapters {
+
+FileText read_toml_file(const std::filesystem::path& path, std::size_t max_bytes) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  std::ifstream in(path, std::ios::binary);
+  if (ec || !in) return {std::nullopt, TomlError{path.string(), 0, 0, "", "cannot read the file"}};
+  if (size > max_bytes) {
+    return {std::nullopt, TomlError{path.string(), 0, 0, "", fmt::format("profile is larger than {} MiB", max_bytes >> 20)}};
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return {text.str(), std::nullopt};
+}
 namespace {
 
 using namespace std::chrono_literals;

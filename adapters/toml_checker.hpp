@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -18,6 +19,14 @@
 #include "adapters/toml_diagnostics.hpp"
 
 namespace gridlet::adapters {
+
+// Reads a TOML file of at most `max_bytes` whole: its text, or the one error (file, line 0) that
+// says why not. For the configuration's profile loaders.
+struct FileText {
+  std::optional<std::string> text;
+  std::optional<TomlError> error;
+};
+FileText read_toml_file(const std::filesystem::path& path, std::size_t max_bytes);
 
 // Collects errors while a document is walked. Every getter leaves `out` alone (or returns
 // nullopt) when the key is absent or wrong, after recording why.

@@ -597,22 +597,9 @@ ProfileLoadResult load_profile_string(std::string_view toml_text, std::string_vi
 }
 
 ProfileLoadResult load_profile_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  std::ifstream in(path, std::ios::binary);
-  if (ec || !in) {
-    ProfileLoadResult r;
-    r.errors.push_back({path.string(), 0, 0, "", "cannot read the file"});
-    return r;
-  }
-  if (size > kMaxProfileBytes) {
-    ProfileLoadResult r;
-    r.errors.push_back({path.string(), 0, 0, "", "profile is larger than 4 MiB"});
-    return r;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_profile_string(text.str(), path.string());
+  auto file = read_toml_file(path, kMaxProfileBytes);
+  if (!file.text) return ProfileLoadResult{std::nullopt, {std::move(*file.error)}};
+  return load_profile_string(*file.text, path.string());
 }
 
 }  // namespace gridlet::adapters::modbus
