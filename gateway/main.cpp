@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "adapters/modbus/scan.hpp"
+#include "adapters/mqtt/scan.hpp"
 #include "gateway/api/auth.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/runtime/gateway.hpp"
@@ -143,7 +144,7 @@ int main(int argc, char** argv) {
   std::string scan_target, scan_parity = "N";
   int scan_probe_ms = 300;
   bool scan_json = false, scan_snippet = false;
-  auto* scan_app = app.add_subcommand("scan", "Find Modbus devices (unit ids, SunSpec models) on a bus");
+  auto* scan_app = app.add_subcommand("scan", "Find devices on a Modbus bus or an MQTT broker");
   scan_app->require_subcommand(1);
   auto add_scan_options = [&](CLI::App* sub) {
     sub->add_option("--units", scan_cmd.units, "Unit ids to probe, e.g. 1-247 or 1,3,10-12")
@@ -174,8 +175,31 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 2));
   add_scan_options(scan_rtu);
+  // scan mqtt: listens to a broker for the devices' own announcements (adapters/mqtt/scan.hpp).
+  namespace mqtt_scan = gridlet::adapters::mqtt::scan;
+  mqtt_scan::Command mqtt_cmd;
+  int mqtt_seconds = 10;
+  std::string mqtt_protocol = "3.1.1", mqtt_password_file, mqtt_ca, mqtt_cert, mqtt_key;
+  auto* scan_mqtt = scan_app->add_subcommand("mqtt", "Listen to an MQTT broker for Shelly, Tasmota, Zigbee2MQTT and OpenDTU devices");
+  scan_mqtt->add_option("url", mqtt_cmd.url, "Broker URL: mqtt://HOST:PORT, mqtts://HOST:PORT (tcp://, ssl://)")->required();
+  scan_mqtt->add_option("--seconds", mqtt_seconds, "How long to listen")->capture_default_str()->check(CLI::Range(1, 3600));
+  auto* mqtt_json = scan_mqtt->add_flag("--json", scan_json, "Print one JSON array of the devices");
+  auto* mqtt_snippet = scan_mqtt->add_flag("--config-snippet", scan_snippet, "Print [[buses]] and [[devices]] tables for gridlet.toml");
+  mqtt_json->excludes(mqtt_snippet);
+  scan_mqtt->add_option("--bus-id", mqtt_cmd.bus_id, "Bus id used in --config-snippet")->capture_default_str();
+  auto* mqtt_user = scan_mqtt->add_option("--username", mqtt_cmd.username, "Broker user name");
+  scan_mqtt->add_option("--password-file", mqtt_password_file, "File holding the password alone")->needs(mqtt_user);
+  scan_mqtt->add_option("--protocol", mqtt_protocol, "3.1.1 or 5")->capture_default_str()->check(CLI::IsMember({"3.1.1", "5"}));
+  scan_mqtt->add_option("--ca-file", mqtt_ca, "TLS: trusted CAs (default: the system's)");
+  scan_mqtt->add_option("--cert-file", mqtt_cert, "TLS client certificate");
+  scan_mqtt->add_option("--key-file", mqtt_key, "TLS client key");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc != 0 && scan_mqtt->parsed() ? 2 : rc;  // `scan mqtt` exits 2 for bad arguments
+  }
 
   if (*run) {
     run_opts.config_path = run_config;
@@ -198,6 +222,19 @@ int main(int argc, char** argv) {
     if (*create) return token_create(*path, tok_role, tok_name);
     if (*revoke) return token_revoke(*path, tok_name);
     return token_list(*path);
+  }
+  if (*scan_mqtt) {
+    spdlog::set_level(spdlog::level::err);  // the scan reports connection problems itself
+    mqtt_cmd.listen = std::chrono::seconds(mqtt_seconds);
+    mqtt_cmd.version = mqtt_protocol == "5" ? 5 : 4;
+    mqtt_cmd.password_file = mqtt_password_file;
+    mqtt_cmd.ca_file = mqtt_ca;
+    mqtt_cmd.cert_file = mqtt_cert;
+    mqtt_cmd.key_file = mqtt_key;
+    mqtt_cmd.output = scan_json      ? mqtt_scan::Command::Output::kJson
+                      : scan_snippet ? mqtt_scan::Command::Output::kConfigSnippet
+                                     : mqtt_scan::Command::Output::kTable;
+    return mqtt_scan::run_command(mqtt_cmd, std::cout, std::cerr);
   }
   if (*scan_app) {
     if (*scan_tcp) {
