@@ -84,7 +84,7 @@ std::int64_t fraction_ms(std::string_view digits) {
 Result<std::int64_t> parse_timestamp_ms(std::string_view s) {
   constexpr std::string_view kShape = "expected an RFC 3339 timestamp like 2024-06-01T17:00:00Z";
   // YYYY-MM-DDTHH:MM:SS is 19 characters; then an optional fraction and the offset.
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
       s[16] != ':') {
     return bad(std::string(kShape));
   }
@@ -106,7 +106,7 @@ Result<std::int64_t> parse_timestamp_ms(std::string_view s) {
 
   std::size_t pos = 19;
   std::int64_t ms = 0;
-  if (s[pos] == '.') {
+  if (pos < s.size() && s[pos] == '.') {
     const std::size_t begin = ++pos;
     while (pos < s.size() && is_digit(s[pos])) ++pos;
     if (pos == begin) return bad("a fraction of a second needs digits after '.'");
