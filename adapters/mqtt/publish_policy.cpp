@@ -81,7 +81,7 @@ void PublishPolicy::failed(const Reading& reading) {
   st.unsent = true;                 // due at once
 }
 
-std::string point_payload(const Reading& reading) {
+std::string point_payload(const Reading& reading, std::optional<std::uint64_t> seq) {
   nlohmann::ordered_json j;
   const bool has_value = (reading.quality == Quality::kGood || reading.quality == Quality::kStale) &&
                          std::isfinite(reading.value);
@@ -89,6 +89,7 @@ std::string point_payload(const Reading& reading) {
   j["unit"] = reading.unit;
   j["quality"] = std::string(to_string(reading.quality));
   j["ts"] = reading.timestamp_ms;
+  if (seq) j["seq"] = *seq;
   return j.dump();
 }
 

@@ -64,7 +64,8 @@ class PublishPolicy {
 };
 
 // The JSON of a point message: {"value": 230.1, "unit": "V", "quality": "good", "ts": <Unix ms>}.
-// value is null unless the quality is good or stale.
-std::string point_payload(const Reading& reading);
+// value is null unless the quality is good or stale. A message sent through the outbox (QoS 1)
+// also carries its sequence number, "seq", by which a subscriber drops duplicates.
+std::string point_payload(const Reading& reading, std::optional<std::uint64_t> seq = std::nullopt);
 
 }  // namespace gridlet::adapters::mqtt

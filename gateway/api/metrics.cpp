@@ -161,6 +161,24 @@ std::vector<prometheus::MetricFamily> mqtt_metric_families(const MqttStats& stat
   for (auto* f : {&connected, &connects, &failures, &lost, &in, &out, &publish_failed, &used, &rejected}) {
     if (!f->metric.empty()) families.push_back(std::move(*f));
   }
+  if (const auto& o = stats.outbox) {
+    auto one = [&](const char* name, const char* help, MetricType type, double value) {
+      families.push_back(MetricFamily{name, help, type, {metric({}, type, value)}});
+    };
+    one("gridlet_mqtt_outbox_messages", "QoS 1 messages waiting for the broker or in flight", MetricType::Gauge,
+        d(o->pending));
+    one("gridlet_mqtt_outbox_bytes", "Bytes (topic and payload) of the messages in the outbox", MetricType::Gauge,
+        d(o->pending_bytes));
+    one("gridlet_mqtt_outbox_enqueued_total", "Messages put in the outbox", MetricType::Counter, d(o->enqueued));
+    one("gridlet_mqtt_outbox_delivered_total", "Outbox messages the broker acknowledged", MetricType::Counter,
+        d(o->delivered));
+    one("gridlet_mqtt_outbox_dropped_total", "Outbox messages dropped, oldest first, beyond its size budget",
+        MetricType::Counter, d(o->dropped));
+    one("gridlet_mqtt_outbox_written_total", "Outbox messages kept on disk because the broker did not take them",
+        MetricType::Counter, d(o->rows_written));
+    one("gridlet_mqtt_outbox_write_failures_total", "Outbox writes that failed (retried)", MetricType::Counter,
+        d(o->write_failures));
+  }
   return families;
 }
 

@@ -2,11 +2,13 @@
 // each MQTT device (no Paho, no Beast: cheap to include).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "adapters/mqtt/client.hpp"
 #include "adapters/mqtt/device.hpp"
+#include "gateway/store/outbox.hpp"
 
 namespace gridlet::api {
 
@@ -17,6 +19,7 @@ struct MqttStats {
   };
   std::vector<Bus> buses;
   std::vector<adapters::mqtt::MqttDeviceStatus> devices;
+  std::optional<store::OutboxStats> outbox;  // with [mqtt] enabled
 };
 
 }  // namespace gridlet::api

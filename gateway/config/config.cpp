@@ -457,7 +457,7 @@ void load_mqtt(TomlChecker& c, const toml::table& root, const std::vector<BusCon
   const toml::table* t = c.table(root, "mqtt", "");
   if (t == nullptr) return;
   c.known_keys(*t, "mqtt", {"enabled", "bus", "topic_prefix", "discovery", "discovery_prefix", "control",
-                            "min_interval", "max_interval", "deadband", "points"});
+                            "dr_events", "qos", "outbox_size", "min_interval", "max_interval", "deadband", "points"});
   c.boolean(*t, "enabled", "mqtt", m.enabled);
   c.string(*t, "bus", "mqtt", m.bus, m.enabled);
   if (!m.bus.empty()) {
@@ -478,6 +478,9 @@ void load_mqtt(TomlChecker& c, const toml::table& root, const std::vector<BusCon
     c.error(t->get("discovery_prefix"), "mqtt.discovery_prefix", "must be 1-64 of a-z 0-9 _ -");
   }
   c.boolean(*t, "control", "mqtt", m.control);
+  c.boolean(*t, "dr_events", "mqtt", m.dr_events);
+  c.integer_into(*t, "qos", "mqtt", m.qos, 0, 1);
+  c.size(*t, "outbox_size", "mqtt", m.outbox_bytes, 64 * 1024);
   // Publishing rules: the defaults, then [[mqtt.points]] for single points (unset keys take the
   // defaults).
   auto rule = [&](const toml::table& rt, const std::string& p, std::chrono::milliseconds& min_interval,

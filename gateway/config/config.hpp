@@ -143,6 +143,12 @@ struct MqttConfig {
   bool discovery = true;                 // Home Assistant MQTT discovery
   std::string discovery_prefix = "homeassistant";
   bool control = false;                  // accept setpoints over MQTT (Home Assistant entities)
+  bool dr_events = false;                // accept demand-response events on <prefix>/<site>/dr/events
+  // QoS of point messages: 0 (latest values, nothing kept while the broker is away) or 1 (every
+  // published value goes through the outbox and reaches the broker in order, also after a crash).
+  int qos = 0;
+  // The outbox's budget: QoS 1 messages waiting for the broker beyond it drop the oldest first.
+  std::uint64_t outbox_bytes = 8ULL << 20;
   // Publishing of points: at most one message per point per min_interval, an unchanged value
   // refreshed every max_interval, changes within the deadband (the point's unit) not published.
   std::chrono::milliseconds min_interval{1000};

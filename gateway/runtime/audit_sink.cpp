@@ -34,6 +34,7 @@ void AuditSink::on_control(const adapters::ControlEvent& ev) {
                              ev.value ? fmt::format(" = {}", *ev.value) : std::string(),
                              adapters::to_string(ev.outcome), ev.detail.empty() ? "" : ": ", ev.detail);
   }
+  if (e && on_event_) on_event_(*e);
   log_.append(std::move(a), std::move(e));
 }
 

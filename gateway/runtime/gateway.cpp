@@ -25,10 +25,12 @@
 #include "gateway/runtime/loop_executor.hpp"
 #include "gateway/runtime/modbus_fleet.hpp"
 #include "gateway/runtime/mqtt_fleet.hpp"
+#include "gateway/runtime/mqtt_outbox.hpp"
 #include "gateway/runtime/mqtt_publisher.hpp"
 #include "gateway/runtime/point_store.hpp"
 #include "gateway/runtime/scheduler.hpp"
 #include "gateway/store/event_log.hpp"
+#include "gateway/store/outbox.hpp"
 #include "gateway/store/telemetry_store.hpp"
 
 #ifndef GRIDLET_VERSION
@@ -187,7 +189,9 @@ struct Gateway::Impl {
   std::unique_ptr<ModbusFleet> fleet;
   LoopExecutor executor{ioc};
   std::unique_ptr<MqttFleet> mqtt;
-  std::unique_ptr<MqttPublisher> publisher;  // with [mqtt] enabled
+  std::unique_ptr<store::Outbox> outbox;          // with [mqtt] enabled
+  std::unique_ptr<MqttOutbox> mqtt_outbox;        // with [mqtt] enabled
+  std::unique_ptr<MqttPublisher> publisher;       // with [mqtt] enabled
   std::unique_ptr<GatewayDevices> device_service;
   api::ApiContext ctx;
   std::unique_ptr<api::ApiServer> server;
@@ -255,15 +259,32 @@ int Gateway::Impl::start() {
     store->append(std::span(&s, 1));
   });
 
-  audit_sink = std::make_unique<AuditSink>(*event_log);
+  if (cfg.mqtt.enabled) {
+    outbox = store::Outbox::open(*telemetry, cfg.mqtt.outbox_bytes, &open_error);
+    if (!outbox) {
+      spdlog::critical("{}", open_error.message);
+      return kExitStartup;
+    }
+  }
+  // Event records are also published on MQTT (from the loop; bus threads report them).
+  audit_sink = std::make_unique<AuditSink>(*event_log, [this, publish = cfg.mqtt.enabled](const store::EventRecord& e) {
+    if (!publish) return;
+    asio::post(ioc, [this, e] {
+      if (publisher) publisher->publish_event(e);
+    });
+  });
   fleet = std::make_unique<ModbusFleet>();
   if (auto err = fleet->start(cfg, sink, *audit_sink); !err.empty()) {
     spdlog::critical("{}", err);
     return kExitConfig;
   }
   mqtt = std::make_unique<MqttFleet>();
-  MqttFleet::Parts mqtt_parts{executor, sink, *audit_sink, clock, loop_clock, [this](const std::string& bus) {
+  MqttFleet::Parts mqtt_parts{executor, sink, *audit_sink, clock, loop_clock,
+                              [this](const std::string& bus) {
                                 if (publisher && bus == cfg.mqtt.bus) publisher->on_connected();
+                              },
+                              [this](const std::string& bus) {
+                                if (mqtt_outbox && bus == cfg.mqtt.bus) mqtt_outbox->on_disconnected();
                               }};
   if (auto err = mqtt->start(cfg, mqtt_parts); !err.empty()) {
     spdlog::critical("{}", err);
@@ -272,7 +293,9 @@ int Gateway::Impl::start() {
   device_service = std::make_unique<GatewayDevices>(*fleet, *mqtt);
   scheduler.every(kMqttTickPeriod, [this] { mqtt->tick(); }, "mqtt-devices");
   if (cfg.mqtt.enabled) {
-    publisher = std::make_unique<MqttPublisher>(cfg, *mqtt->client(cfg.mqtt.bus), clock, points, devices);
+    mqtt_outbox = std::make_unique<MqttOutbox>(*outbox, *mqtt->client(cfg.mqtt.bus), clock);
+    publisher = std::make_unique<MqttPublisher>(cfg, *mqtt->client(cfg.mqtt.bus), clock, points, devices,
+                                                *mqtt_outbox);
     points.add_change_listener([this](const adapters::Reading& r) { publisher->offer(r); });
     scheduler.every(kPublishPeriod, [this] { publisher->tick(); }, "mqtt-publish");
   }
@@ -282,6 +305,7 @@ int Gateway::Impl::start() {
     api::MqttStats st;
     for (auto& [id, stats] : mqtt->client_stats()) st.buses.push_back({id, std::move(stats)});
     st.devices = mqtt->statuses();
+    if (outbox) st.outbox = outbox->stats();
     return st;
   };
   ctx.events = event_log.get();
@@ -443,6 +467,7 @@ Gateway::Stopped Gateway::Impl::finish_stop() {
     stop_cv.notify_all();
     if (deadline_thread.joinable()) deadline_thread.join();
     event_log->flush();
+    if (outbox) outbox->flush();
     telemetry->flush();
     spdlog::warn("stopped with a bus thread abandoned; {} samples committed this run",
                  telemetry->stats().samples_committed);
@@ -462,6 +487,8 @@ void Gateway::Impl::teardown() {
   fleet.reset();
   publisher.reset();
   mqtt.reset();
+  mqtt_outbox.reset();
+  outbox.reset();  // writes what still waits for the broker
   server.reset();
   if (blocking) blocking->join();
   blocking.reset();

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "adapters/mqtt/mapping.hpp"
+
 #include <fstream>
 #include <sstream>
 
@@ -77,16 +79,20 @@ std::string MqttFleet::start(const config::Config& cfg, Parts parts) {
       }
       if (connected) connected(bus);
     };
-    h.disconnected = [this, bus](const std::string&) {
+    h.disconnected = [this, bus, disconnected = parts.disconnected](const std::string&) {
       for (auto& d : devices_) {
         if (d->bus() == bus) d->on_broker(false);
       }
+      if (disconnected) disconnected(bus);
     };
     h.message = [this, bus](mq::Message m) { route(bus, m); };
     auto client = std::make_unique<mq::Client>(std::move(s), parts.executor, std::move(h));
     for (const auto& d : devices_) {
       if (d->bus() != bus) continue;
       for (const auto& filter : d->subscriptions()) client->subscribe(filter, 1);
+    }
+    for (const auto& sub : subscriptions_) {
+      if (sub.bus == bus) client->subscribe(sub.filter, sub.qos);
     }
     if (!client->start()) return "bus " + bc.id + ": " + client->stats().last_error;
     spdlog::info("bus {}: {} (mqtt {})", bc.id, bc.url, bc.mqtt_version == 5 ? "5" : "3.1.1");
@@ -95,8 +101,18 @@ std::string MqttFleet::start(const config::Config& cfg, Parts parts) {
   return "";
 }
 
+void MqttFleet::subscribe(const std::string& bus, const std::string& filter, int qos, MessageHandler handler) {
+  subscriptions_.push_back({bus, filter, qos, std::move(handler)});
+}
+
 void MqttFleet::route(const std::string& bus, const mq::Message& message) {
   bool used = false;
+  for (const auto& sub : subscriptions_) {
+    if (sub.bus == bus && mq::topic_matches(sub.filter, message.topic)) {
+      sub.handler(message);
+      used = true;
+    }
+  }
   for (auto& d : devices_) {
     if (d->bus() == bus && d->wants(message.topic)) {
       d->on_message(message);

@@ -29,7 +29,8 @@ class MqttFleet {
     adapters::ControlSink& controls;
     const adapters::Clock& clock;      // Unix time
     const adapters::Clock& monotonic;  // deadlines
-    std::function<void(const std::string& bus)> connected;  // after every (re)connect of a bus
+    std::function<void(const std::string& bus)> connected;     // after every (re)connect of a bus
+    std::function<void(const std::string& bus)> disconnected;  // the connection went away
   };
 
   MqttFleet() = default;
@@ -54,6 +55,11 @@ class MqttFleet {
   std::vector<adapters::mqtt::MqttDeviceStatus> statuses() const;
   std::vector<std::pair<std::string, adapters::mqtt::Client::Stats>> client_stats() const;
 
+  // Messages on `bus` that match `filter` go to `handler` (also those a device takes). Before
+  // start(); on the loop.
+  using MessageHandler = std::function<void(const adapters::mqtt::Message&)>;
+  void subscribe(const std::string& bus, const std::string& filter, int qos, MessageHandler handler);
+
   static std::string status_topic(const config::Config& cfg);
   adapters::mqtt::Client* client(const std::string& bus_id) const;
 
@@ -63,6 +69,12 @@ class MqttFleet {
   std::map<std::string, std::unique_ptr<adapters::mqtt::Client>> clients_;
   std::vector<std::unique_ptr<adapters::mqtt::MqttDevice>> devices_;
   std::map<std::string, std::uint64_t> unrouted_;  // messages no device wanted, by bus
+  struct Subscription {
+    std::string bus, filter;
+    int qos = 1;
+    MessageHandler handler;
+  };
+  std::vector<Subscription> subscriptions_;
 };
 
 }  // namespace gridlet::runtime

@@ -1,5 +1,7 @@
 #include "gateway/runtime/mqtt_publisher.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "adapters/mqtt/profile.hpp"
 
 #ifndef GRIDLET_VERSION
@@ -11,9 +13,10 @@ namespace gridlet::runtime {
 namespace mq = adapters::mqtt;
 
 MqttPublisher::MqttPublisher(const config::Config& cfg, mq::Client& client, const adapters::Clock& clock,
-                             const PointStore& points, const DeviceRegistry& devices)
+                             const PointStore& points, const DeviceRegistry& devices, MqttOutbox& outbox)
     : cfg_(cfg),
       client_(client),
+      outbox_(outbox),
       points_(points),
       devices_(devices),
       clock_(clock),
@@ -95,6 +98,11 @@ std::string MqttPublisher::availability_topic(const std::string& device) const {
 }
 
 void MqttPublisher::publish_point(const adapters::Reading& r) {
+  if (cfg_.mqtt.qos == 1) {
+    outbox_.send(point_topic(r.device, r.point), [&](std::uint64_t seq) { return mq::point_payload(r, seq); }, true);
+    ++published_;
+    return;
+  }
   // Latest values: QoS 0 and retained. One that is lost while the broker is away is published
   // again after the reconnect (on_connected), so nothing needs queueing here.
   if (client_.publish({point_topic(r.device, r.point), mq::point_payload(r), 0, true})) {
@@ -119,7 +127,22 @@ void MqttPublisher::publish_availability(bool all) {
   }
 }
 
+void MqttPublisher::publish_event(const store::EventRecord& e) {
+  outbox_.send(events_topic(), [&](std::uint64_t seq) {
+    nlohmann::ordered_json j;
+    j["seq"] = seq;
+    j["ts"] = e.timestamp_ms;
+    j["severity"] = e.severity;
+    j["kind"] = e.kind;
+    j["device"] = e.device;
+    j["point"] = e.point;
+    j["message"] = e.message;
+    return j.dump();
+  }, false);
+}
+
 void MqttPublisher::tick() {
+  outbox_.pump();
   if (!client_.connected()) return;
   publish_discovery(false);
   for (const auto& r : policy_.due(clock_.now_ms())) publish_point(r);
@@ -127,6 +150,7 @@ void MqttPublisher::tick() {
 }
 
 void MqttPublisher::on_connected() {
+  outbox_.pump();  // what waited goes first, in order
   publish_discovery(true);
   for (const auto& r : policy_.all(clock_.now_ms())) publish_point(r);
   publish_availability(true);

@@ -2,8 +2,13 @@
 // Assistant and other subscribers look:
 //   <prefix>/<site>/<device>/<point>         {"value", "unit", "quality", "ts"}, retained
 //   <prefix>/<site>/<device>/availability    "online" / "offline", retained
-// under the rate limit, deadband and refresh of PublishPolicy. After every (re)connect it
-// publishes everything again, since a broker without persistence forgets retained messages.
+//   <prefix>/<site>/events                   every event log record, QoS 1 through the outbox:
+//                                            {"seq", "ts", "severity", "kind", "device", "point", "message"}
+// under the rate limit, deadband and refresh of PublishPolicy. Point messages are QoS 0 and only
+// the latest value counts, or with [mqtt] qos = 1 every published value goes through the outbox
+// (in order, nothing lost while the broker is away or across a crash, "seq" in the payload).
+// After every (re)connect it publishes everything again, since a broker without persistence
+// forgets retained messages.
 // Thread: event loop only.
 #pragma once
 
@@ -16,14 +21,16 @@
 #include "adapters/mqtt/publish_policy.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/runtime/device_registry.hpp"
+#include "gateway/runtime/mqtt_outbox.hpp"
 #include "gateway/runtime/point_store.hpp"
+#include "gateway/store/event_log.hpp"
 
 namespace gridlet::runtime {
 
 class MqttPublisher {
  public:
   MqttPublisher(const config::Config& cfg, adapters::mqtt::Client& client, const adapters::Clock& clock,
-                const PointStore& points, const DeviceRegistry& devices);
+                const PointStore& points, const DeviceRegistry& devices, MqttOutbox& outbox);
 
   // A point changed (PointStore's change listener).
   void offer(const adapters::Reading& reading);
@@ -32,9 +39,12 @@ class MqttPublisher {
   void tick();
   // After a (re)connect: discovery, every point and every device's availability again.
   void on_connected();
+  // An event log record: on <prefix>/<site>/events through the outbox.
+  void publish_event(const store::EventRecord& event);
 
   std::string point_topic(const std::string& device, const std::string& point) const;
   std::string availability_topic(const std::string& device) const;
+  std::string events_topic() const { return root_ + "/events"; }
   std::uint64_t published() const { return published_; }
 
  private:
@@ -48,6 +58,7 @@ class MqttPublisher {
 
   const config::Config& cfg_;
   adapters::mqtt::Client& client_;
+  MqttOutbox& outbox_;
   const PointStore& points_;
   const DeviceRegistry& devices_;
   adapters::mqtt::GatewaySpec gateway_;

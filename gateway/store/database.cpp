@@ -83,6 +83,27 @@ CREATE TABLE audit(
   detail   TEXT NOT NULL);
 CREATE INDEX audit_by_device ON audit(device, id);
 )sql",
+    // 3: the MQTT outbox (QoS 1 messages not yet acknowledged by the broker) and the
+    // demand-response events received from aggregators.
+    R"sql(
+CREATE TABLE outbox(
+  seq        INTEGER PRIMARY KEY,
+  created_ms INTEGER NOT NULL,
+  topic      TEXT NOT NULL,
+  payload    BLOB NOT NULL,
+  qos        INTEGER NOT NULL,
+  retained   INTEGER NOT NULL);
+CREATE TABLE outbox_state(
+  id       INTEGER PRIMARY KEY CHECK(id = 1),
+  next_seq INTEGER NOT NULL);
+CREATE TABLE dr_events(
+  source        TEXT NOT NULL,
+  event_id      TEXT NOT NULL,
+  modification  INTEGER NOT NULL,
+  received_ms   INTEGER NOT NULL,
+  body          TEXT NOT NULL,
+  PRIMARY KEY(source, event_id)) WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

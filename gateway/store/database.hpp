@@ -30,7 +30,7 @@ using Statement = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
 inline constexpr std::int32_t kApplicationId = 0x47524454;  // "GRDT"
 
 // Newest schema version this build knows; migrations 1..kSchemaVersion exist.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // Returns sqlite3_errmsg, or a fixed text when db is null.
 std::string error_message(sqlite3* db);

@@ -18,6 +18,7 @@
 #include "gateway/store/event_log.hpp"
 #include "gateway/store/telemetry_store.hpp"
 #include "test_support.hpp"
+#include "tests/integration/gatewayd_support.hpp"
 #include "tests/integration/mqtt_support.hpp"
 #include "tests/unit/ha_rules.hpp"
 #include "adapters/mqtt/client.hpp"
@@ -26,13 +27,15 @@ namespace gridlet {
 namespace {
 
 using gridlet::testing::ChildProcess;
+using gridlet::testing::create_token;
+using gridlet::testing::Daemon;
+using gridlet::testing::kGatewayd;
+using gridlet::testing::run_cli;
 using gridlet::testing::http;
 using gridlet::testing::TempDir;
 using gridlet::testing::write_file;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-
-const std::string kGatewayd = GATEWAYD_PATH;
 
 std::string config_text(const std::filesystem::path& data_dir, const std::string& level = "info") {
   return "[site]\nid = \"it\"\nname = \"integration\"\n[log]\nlevel = \"" + level +
@@ -42,45 +45,6 @@ std::string config_text(const std::filesystem::path& data_dir, const std::string
          "[[devices]]\nid = \"pv1\"\nname = \"PV\"\nkind = \"inverter\"\nbus = \"lan\"\nunit_id = 1\n"
          "profile = \"sunspec\"\n";
 }
-
-// Runs a gatewayd subcommand to completion; returns (exit code, output).
-std::pair<int, std::string> run_cli(std::vector<std::string> args) {
-  args.insert(args.begin(), kGatewayd);
-  ChildProcess p(args);
-  const int rc = p.wait();
-  return {rc, p.log()};
-}
-
-std::string create_token(const std::filesystem::path& tokens, const std::string& role) {
-  auto [rc, out] = run_cli({"token", "create", "--tokens-file", tokens.string(), "--role", role,
-                            "--name", role + "-it"});
-  EXPECT_EQ(rc, 0) << out;
-  std::smatch m;
-  EXPECT_TRUE(std::regex_search(out, m, std::regex("(glt_[A-Za-z0-9_-]+)"))) << out;
-  return m[1];
-}
-
-// A running daemon on a free loopback port.
-class Daemon {
- public:
-  Daemon(const std::filesystem::path& config, const std::filesystem::path& data_dir,
-         std::vector<std::string> env = {})
-      : proc_({kGatewayd, "run", "--config", config.string(), "--data-dir", data_dir.string(),
-               "--api-listen", "127.0.0.1:0"},
-              std::move(env)) {
-    auto m = proc_.wait_for_log(std::regex(R"(API listening on 127\.0\.0\.1:(\d+))"));
-    if (m) port_ = static_cast<std::uint16_t>(std::stoi((*m)[1]));
-    ready_ = proc_.wait_for_log(std::regex("\\bready\\b")).has_value();
-  }
-  std::uint16_t port() const { return port_; }
-  bool ready() const { return ready_ && port_ != 0; }
-  ChildProcess& proc() { return proc_; }
-
- private:
-  ChildProcess proc_;
-  std::uint16_t port_ = 0;
-  bool ready_ = false;
-};
 
 class GatewaydTest : public ::testing::Test {
  protected:

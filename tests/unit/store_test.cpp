@@ -482,13 +482,13 @@ TEST_F(StoreTest, ReopenKeepsDataAndSchemaVersion) {
     for (int i = 0; i < 1000; ++i) samples.push_back({id, t0 + i * 100, i * 0.25});
     ASSERT_TRUE(store->append(samples));
   }  // the destructor flushes
-  EXPECT_EQ(query_int("SELECT max(version) FROM schema_version"), 2);
+  EXPECT_EQ(query_int("SELECT max(version) FROM schema_version"), 3);
   auto store = open_store();
   ASSERT_NE(store, nullptr);
   const auto r = history(*store, {id, t0, t0 + 100'000, 0});
   ASSERT_EQ(r.rows.size(), 1000u);
   EXPECT_EQ(r.rows[999].last, 999 * 0.25);
-  EXPECT_EQ(query_int("SELECT count(*) FROM schema_version"), 2);  // no migration ran twice
+  EXPECT_EQ(query_int("SELECT count(*) FROM schema_version"), 3);  // no migration ran twice
   EXPECT_EQ(query_int("PRAGMA auto_vacuum"), 2);                    // incremental
   EXPECT_EQ(query_int("PRAGMA application_id"), 0x47524454);
 }
