@@ -19,8 +19,8 @@ struct Node {
   Kind kind = Kind::kNull;
   bool boolean = false;
   std::string text;  // a string's contents, or a number's text as written
-  std::vector<Node> items;
-  std::vector<std::pair<std::string, Node>> members;  // in document order
+  std::vector<Node> items;         // an array's items, or an object's member values
+  std::vector<std::string> names;  // an object's member names, parallel to items (document order)
 };
 
 std::string escape_pointer_token(std::string_view token) {
@@ -67,8 +67,8 @@ class TreeBuilder {
   bool end_object() {
     Frame& frame = stack_.back();
     std::vector<std::string_view> names;
-    names.reserve(frame.node->members.size());
-    for (const auto& [name, value] : frame.node->members) names.push_back(name);
+    names.reserve(frame.node->names.size());
+    for (const std::string& name : frame.node->names) names.push_back(name);
     std::sort(names.begin(), names.end());
     const auto dup = std::adjacent_find(names.begin(), names.end());
     if (dup != names.end()) {
@@ -126,8 +126,9 @@ class TreeBuilder {
       return &parent.node->items.back();
     }
     last_pointer_ = parent.pointer + "/" + escape_pointer_token(key_);
-    parent.node->members.emplace_back(std::move(key_), std::move(n));
-    return &parent.node->members.back().second;
+    parent.node->names.push_back(std::move(key_));
+    parent.node->items.push_back(std::move(n));
+    return &parent.node->items.back();
   }
 
   bool open(Node::Kind kind) {
@@ -181,7 +182,7 @@ class ObjectReader {
     if (node.kind != Node::Kind::kObject) {
       invalid(pointer_.empty() ? "" : pointer_, std::string("expected an object, not ") + kind_name(node.kind));
     }
-    for (const auto& [name, value] : node.members) {
+    for (const std::string& name : node.names) {
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
         invalid(at(name), "unknown field");
       }
@@ -189,8 +190,8 @@ class ObjectReader {
   }
 
   const Node* find(std::string_view name) const {
-    for (const auto& [member, value] : node_.members) {
-      if (member == name) return value.kind == Node::Kind::kNull ? nullptr : &value;
+    for (std::size_t i = 0; i < node_.names.size(); ++i) {
+      if (node_.names[i] == name) return node_.items[i].kind == Node::Kind::kNull ? nullptr : &node_.items[i];
     }
     return nullptr;
   }
