@@ -31,7 +31,7 @@
 // Starts in year 0001 are offsets from "now" (kStartNowMs + 15 min is "15 minutes after now"), which
 // is what sequential intervals after a "now" start resolve to. "P9999Y" is open-ended. OpenADR's
 // cancel form, start "now" with duration "PT0S" on the event (or on every interval), sets
-// `cancelled`. A zero duration is refused elsewhere.
+// `cancelled`. A zero duration is refused unless the event is cancelled.
 //
 // The model is resolved: every DrInterval has its own start and duration, so consumers never apply
 // the defaults again; to_json writes them per interval. Randomization is kept as written: the
