@@ -179,6 +179,20 @@ std::vector<prometheus::MetricFamily> mqtt_metric_families(const MqttStats& stat
     one("gridlet_mqtt_outbox_write_failures_total", "Outbox writes that failed (retried)", MetricType::Counter,
         d(o->write_failures));
   }
+  if (const auto& dr = stats.dr) {
+    MetricFamily msgs{"gridlet_mqtt_dr_messages_total",
+                      "Demand-response messages on the MQTT channel, by status and outcome or error",
+                      MetricType::Counter, {}};
+    for (const auto& [outcome, n] : dr->accepted) {
+      msgs.metric.push_back(metric({{"status", "accepted"}, {"reason", outcome}}, MetricType::Counter, d(n)));
+    }
+    for (const auto& [error, n] : dr->rejected) {
+      msgs.metric.push_back(metric({{"status", "rejected"}, {"reason", error}}, MetricType::Counter, d(n)));
+    }
+    families.push_back(MetricFamily{"gridlet_mqtt_dr_received_total", "Messages received on the DR channel",
+                                    MetricType::Counter, {metric({}, MetricType::Counter, d(dr->received))}});
+    if (!msgs.metric.empty()) families.push_back(std::move(msgs));
+  }
   return families;
 }
 

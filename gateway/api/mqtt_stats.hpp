@@ -2,6 +2,8 @@
 // each MQTT device (no Paho, no Beast: cheap to include).
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +22,12 @@ struct MqttStats {
   std::vector<Bus> buses;
   std::vector<adapters::mqtt::MqttDeviceStatus> devices;
   std::optional<store::OutboxStats> outbox;  // with [mqtt] enabled
+  struct DrChannel {
+    std::uint64_t received = 0;
+    std::map<std::string, std::uint64_t> accepted;  // by outcome
+    std::map<std::string, std::uint64_t> rejected;  // by error
+  };
+  std::optional<DrChannel> dr;  // with [mqtt] dr_events = true
 };
 
 }  // namespace gridlet::api

@@ -25,11 +25,13 @@
 #include "gateway/runtime/loop_executor.hpp"
 #include "gateway/runtime/modbus_fleet.hpp"
 #include "gateway/runtime/mqtt_fleet.hpp"
+#include "gateway/runtime/dr_channel.hpp"
 #include "gateway/runtime/mqtt_outbox.hpp"
 #include "gateway/runtime/mqtt_publisher.hpp"
 #include "gateway/runtime/point_store.hpp"
 #include "gateway/runtime/scheduler.hpp"
 #include "gateway/store/event_log.hpp"
+#include "gateway/store/dr_events.hpp"
 #include "gateway/store/outbox.hpp"
 #include "gateway/store/telemetry_store.hpp"
 
@@ -192,6 +194,8 @@ struct Gateway::Impl {
   std::unique_ptr<store::Outbox> outbox;          // with [mqtt] enabled
   std::unique_ptr<MqttOutbox> mqtt_outbox;        // with [mqtt] enabled
   std::unique_ptr<MqttPublisher> publisher;       // with [mqtt] enabled
+  std::unique_ptr<store::DrEventStore> dr_events;  // with [mqtt] dr_events
+  std::unique_ptr<DrChannel> dr_channel;          // with [mqtt] dr_events
   std::unique_ptr<GatewayDevices> device_service;
   api::ApiContext ctx;
   std::unique_ptr<api::ApiServer> server;
@@ -286,6 +290,12 @@ int Gateway::Impl::start() {
                               [this](const std::string& bus) {
                                 if (mqtt_outbox && bus == cfg.mqtt.bus) mqtt_outbox->on_disconnected();
                               }};
+  if (cfg.mqtt.enabled && cfg.mqtt.dr_events) {
+    mqtt->subscribe(cfg.mqtt.bus, cfg.mqtt.topic_prefix + "/" + cfg.site.id + "/dr/events", 1,
+                    [this](const adapters::mqtt::Message& m) {
+                      if (dr_channel) dr_channel->on_message(m);
+                    });
+  }
   if (auto err = mqtt->start(cfg, mqtt_parts); !err.empty()) {
     spdlog::critical("{}", err);
     return kExitStartup;
@@ -297,6 +307,10 @@ int Gateway::Impl::start() {
     publisher = std::make_unique<MqttPublisher>(cfg, *mqtt->client(cfg.mqtt.bus), clock, points, devices,
                                                 *mqtt_outbox);
     points.add_change_listener([this](const adapters::Reading& r) { publisher->offer(r); });
+    if (cfg.mqtt.dr_events) {
+      dr_events = std::make_unique<store::DrEventStore>(*telemetry);
+      dr_channel = std::make_unique<DrChannel>(cfg, *dr_events, *event_log, *mqtt_outbox, executor, clock);
+    }
     scheduler.every(kPublishPeriod, [this] { publisher->tick(); }, "mqtt-publish");
   }
 
@@ -306,6 +320,10 @@ int Gateway::Impl::start() {
     for (auto& [id, stats] : mqtt->client_stats()) st.buses.push_back({id, std::move(stats)});
     st.devices = mqtt->statuses();
     if (outbox) st.outbox = outbox->stats();
+    if (dr_channel) {
+      const auto& dr = dr_channel->stats();
+      st.dr = api::MqttStats::DrChannel{dr.received, dr.accepted, dr.rejected};
+    }
     return st;
   };
   ctx.events = event_log.get();
@@ -487,6 +505,7 @@ void Gateway::Impl::teardown() {
   fleet.reset();
   publisher.reset();
   mqtt.reset();
+  dr_channel.reset();
   mqtt_outbox.reset();
   outbox.reset();  // writes what still waits for the broker
   server.reset();
