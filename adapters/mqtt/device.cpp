@@ -26,8 +26,14 @@ MqttDevice::MqttDevice(std::string id, std::string bus, DeviceBinding binding, R
   status_.profile = binding_.profile ? binding_.profile->name : "";
 }
 
+// The filters of subscriptions(), read in place: this runs for every device on the bus for every
+// message, and building that list (a vector and a set of strings) cost more than the matching.
 bool MqttDevice::wants(std::string_view topic) const {
-  for (const auto& f : subscriptions()) {
+  if (topic_matches(binding_.availability_topic, topic)) return true;  // false when empty
+  for (const auto& f : binding_.point_filters) {
+    if (topic_matches(f, topic)) return true;
+  }
+  for (const auto& f : binding_.state_filters) {
     if (topic_matches(f, topic)) return true;
   }
   return false;

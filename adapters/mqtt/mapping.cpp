@@ -59,6 +59,15 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+// '+', '#' or NUL anywhere in s. A plain loop: find_first_of with a set of characters calls memchr
+// once per byte of s, which made topic checks the largest cost of routing a message.
+bool has_wildcard_or_nul(std::string_view s) {
+  for (const char ch : s) {
+    if (ch == '+' || ch == '#' || ch == '\0') return true;
+  }
+  return false;
+}
+
 std::string_view trim(std::string_view s) {
   constexpr std::string_view kSpace = " \t\r\n";
   const auto first = s.find_first_not_of(kSpace);
@@ -515,8 +524,7 @@ std::string_view to_string(RejectReason r) {
 }
 
 bool valid_topic_name(std::string_view topic) {
-  return !topic.empty() && topic.size() <= kMaxTopicBytes && topic.find_first_of(std::string_view("+#\0", 3)) == npos &&
-         valid_utf8(topic);
+  return !topic.empty() && topic.size() <= kMaxTopicBytes && !has_wildcard_or_nul(topic) && valid_utf8(topic);
 }
 
 bool valid_topic_filter(std::string_view filter) {
@@ -527,7 +535,7 @@ bool valid_topic_filter(std::string_view filter) {
   while (true) {
     const std::size_t end = filter.find('/', start);
     const std::string_view level = filter.substr(start, end == npos ? npos : end - start);
-    if (level.find_first_of("+#") != npos) {
+    if (has_wildcard_or_nul(level)) {  // no NUL here: checked above
       if (level.size() != 1) return false;      // "a+" or "#b": a wildcard must be the whole level
       if (level == "#" && end != npos) return false;  // '#' only as the last level
     }
@@ -537,21 +545,25 @@ bool valid_topic_filter(std::string_view filter) {
 }
 
 bool topic_matches(std::string_view filter, std::string_view topic) {
-  if (!valid_topic_filter(filter) || !valid_topic_name(topic)) return false;
+  // The levels are compared first and validity is checked only for a match: a bus offers every
+  // message to every device's filters, most of which differ at the first or second level, and the
+  // validity checks walk both texts in full. The answer is the same: false when either is invalid.
+  if (filter.empty() || topic.empty()) return false;
   // 4.7.2: wildcards at the first level do not match topics starting with '$' ($SYS/...).
   if ((filter.front() == '+' || filter.front() == '#') && topic.front() == '$') return false;
+  const auto matched = [&] { return valid_topic_filter(filter) && valid_topic_name(topic); };
   std::size_t fi = 0;
   std::size_t ti = 0;
   while (true) {
     const std::size_t fe = filter.find('/', fi);
     const std::string_view flevel = filter.substr(fi, fe == npos ? npos : fe - fi);
-    if (flevel == "#") return true;
+    if (flevel == "#") return matched();
     const std::size_t te = topic.find('/', ti);
     const std::string_view tlevel = topic.substr(ti, te == npos ? npos : te - ti);
     if (flevel != "+" && flevel != tlevel) return false;
-    if (fe == npos) return te == npos;
+    if (fe == npos) return te == npos && matched();
     // The topic ends here: only a last "#" level matches the parent ("sport/#" matches "sport").
-    if (te == npos) return filter.substr(fe + 1) == "#";
+    if (te == npos) return filter.substr(fe + 1) == "#" && matched();
     fi = fe + 1;
     ti = te + 1;
   }
