@@ -179,6 +179,15 @@ std::vector<prometheus::MetricFamily> mqtt_metric_families(const MqttStats& stat
     one("gridlet_mqtt_outbox_write_failures_total", "Outbox writes that failed (retried)", MetricType::Counter,
         d(o->write_failures));
   }
+  if (const auto& c = stats.control) {
+    MetricFamily cmds{"gridlet_mqtt_commands_total",
+                      "Commands on <prefix>/<site>/+/+/set, by result (applied, not_applied, or why refused)",
+                      MetricType::Counter, {}};
+    cmds.metric.push_back(metric({{"result", "applied"}}, MetricType::Counter, d(c->applied)));
+    cmds.metric.push_back(metric({{"result", "not_applied"}}, MetricType::Counter, d(c->not_applied)));
+    for (const auto& [why, n] : c->rejected) cmds.metric.push_back(metric({{"result", why}}, MetricType::Counter, d(n)));
+    families.push_back(std::move(cmds));
+  }
   if (const auto& dr = stats.dr) {
     MetricFamily msgs{"gridlet_mqtt_dr_messages_total",
                       "Demand-response messages on the MQTT channel, by status and outcome or error",

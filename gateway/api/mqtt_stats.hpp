@@ -28,6 +28,13 @@ struct MqttStats {
     std::map<std::string, std::uint64_t> rejected;  // by error
   };
   std::optional<DrChannel> dr;  // with [mqtt] dr_events = true
+  struct Control {
+    std::uint64_t received = 0;
+    std::map<std::string, std::uint64_t> rejected;  // by reason
+    std::uint64_t applied = 0;
+    std::uint64_t not_applied = 0;
+  };
+  std::optional<Control> control;  // with [mqtt] control = true
 };
 
 }  // namespace gridlet::api

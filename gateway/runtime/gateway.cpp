@@ -26,6 +26,7 @@
 #include "gateway/runtime/modbus_fleet.hpp"
 #include "gateway/runtime/mqtt_fleet.hpp"
 #include "gateway/runtime/dr_channel.hpp"
+#include "gateway/runtime/mqtt_control.hpp"
 #include "gateway/runtime/mqtt_outbox.hpp"
 #include "gateway/runtime/mqtt_publisher.hpp"
 #include "gateway/runtime/point_store.hpp"
@@ -196,6 +197,7 @@ struct Gateway::Impl {
   std::unique_ptr<MqttPublisher> publisher;       // with [mqtt] enabled
   std::unique_ptr<store::DrEventStore> dr_events;  // with [mqtt] dr_events
   std::unique_ptr<DrChannel> dr_channel;          // with [mqtt] dr_events
+  std::unique_ptr<MqttControl> mqtt_control;      // with [mqtt] control
   std::unique_ptr<GatewayDevices> device_service;
   api::ApiContext ctx;
   std::unique_ptr<api::ApiServer> server;
@@ -296,6 +298,18 @@ int Gateway::Impl::start() {
                       if (dr_channel) dr_channel->on_message(m);
                     });
   }
+  if (cfg.mqtt.enabled && cfg.mqtt.discovery) {
+    mqtt->subscribe(cfg.mqtt.bus, cfg.mqtt.discovery_prefix + "/+/+/+/config", 0,
+                    [this](const adapters::mqtt::Message& m) {
+                      if (publisher) publisher->on_discovery_document(m);
+                    });
+  }
+  if (cfg.mqtt.enabled && cfg.mqtt.control) {
+    mqtt->subscribe(cfg.mqtt.bus, cfg.mqtt.topic_prefix + "/" + cfg.site.id + "/+/+/set", 1,
+                    [this](const adapters::mqtt::Message& m) {
+                      if (mqtt_control) mqtt_control->on_message(m);
+                    });
+  }
   if (auto err = mqtt->start(cfg, mqtt_parts); !err.empty()) {
     spdlog::critical("{}", err);
     return kExitStartup;
@@ -305,7 +319,8 @@ int Gateway::Impl::start() {
   if (cfg.mqtt.enabled) {
     mqtt_outbox = std::make_unique<MqttOutbox>(*outbox, *mqtt->client(cfg.mqtt.bus), clock);
     publisher = std::make_unique<MqttPublisher>(cfg, *mqtt->client(cfg.mqtt.bus), clock, points, devices,
-                                                *mqtt_outbox);
+                                                *mqtt_outbox, *device_service);
+    if (cfg.mqtt.control) mqtt_control = std::make_unique<MqttControl>(cfg, *device_service, clock);
     points.add_change_listener([this](const adapters::Reading& r) { publisher->offer(r); });
     if (cfg.mqtt.dr_events) {
       dr_events = std::make_unique<store::DrEventStore>(*telemetry);
@@ -320,6 +335,10 @@ int Gateway::Impl::start() {
     for (auto& [id, stats] : mqtt->client_stats()) st.buses.push_back({id, std::move(stats)});
     st.devices = mqtt->statuses();
     if (outbox) st.outbox = outbox->stats();
+    if (mqtt_control) {
+      const auto c = mqtt_control->stats();
+      st.control = api::MqttStats::Control{c.received, c.rejected, c.applied, c.not_applied};
+    }
     if (dr_channel) {
       const auto& dr = dr_channel->stats();
       st.dr = api::MqttStats::DrChannel{dr.received, dr.accepted, dr.rejected};
@@ -501,9 +520,10 @@ Gateway::Stopped Gateway::Impl::finish_stop() {
 void Gateway::Impl::teardown() {
   if (torn_down) return;
   torn_down = true;
+  mqtt_control.reset();
+  publisher.reset();
   device_service.reset();
   fleet.reset();
-  publisher.reset();
   mqtt.reset();
   dr_channel.reset();
   mqtt_outbox.reset();

@@ -1,6 +1,7 @@
 #include "gateway/runtime/mqtt_publisher.hpp"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "adapters/mqtt/profile.hpp"
 
@@ -13,10 +14,12 @@ namespace gridlet::runtime {
 namespace mq = adapters::mqtt;
 
 MqttPublisher::MqttPublisher(const config::Config& cfg, mq::Client& client, const adapters::Clock& clock,
-                             const PointStore& points, const DeviceRegistry& devices, MqttOutbox& outbox)
+                             const PointStore& points, const DeviceRegistry& devices, MqttOutbox& outbox,
+                             const api::DeviceService& controls)
     : cfg_(cfg),
       client_(client),
       outbox_(outbox),
+      controls_(controls),
       points_(points),
       devices_(devices),
       clock_(clock),
@@ -29,7 +32,7 @@ MqttPublisher::MqttPublisher(const config::Config& cfg, mq::Client& client, cons
   gateway_.topic_prefix = cfg.mqtt.topic_prefix;
   gateway_.discovery_prefix = cfg.mqtt.discovery_prefix;
   gateway_.sw_version = GRIDLET_VERSION;
-  gateway_.controls_enabled = false;  // commands over MQTT are not taken yet
+  gateway_.controls_enabled = cfg.mqtt.control;
 }
 
 // A device as Home Assistant sees it: its profile's maker and model, and the points it has so far
@@ -59,6 +62,27 @@ mq::DeviceSpec MqttPublisher::describe(const DeviceState& device) const {
     if (value.unit == "W") p.role = mq::PointRole::kPower;
     if (value.unit == "%" && key.point.find("SoC") != std::string::npos) p.role = mq::PointRole::kStateOfCharge;
     spec.points.push_back(std::move(p));
+  }
+  // Controls (with [mqtt] control = true): a 0..1 control without a unit is a switch, anything
+  // else a number within its range; its state is the point of the same name, when there is one.
+  if (gateway_.controls_enabled) {
+    if (const auto controls = controls_.controls(dc.id)) {
+      for (const auto& info : controls->controls) {
+        if (!info.min || !info.max) continue;  // Home Assistant's number needs a range
+        mq::ControlSpec c;
+        c.name = info.point;
+        c.unit = info.unit;
+        c.min = info.min;
+        c.max = info.max;
+        const bool on_off = *info.min == 0 && *info.max == 1 && info.unit.empty();
+        c.kind = on_off ? mq::ControlKind::kSwitch : mq::ControlKind::kNumber;
+        if (!on_off && (*info.max - *info.min) <= 10) c.step = 0.01;
+        for (const auto& p : spec.points) {
+          if (p.name == info.point) c.state_point = p.name;
+        }
+        spec.controls.push_back(std::move(c));
+      }
+    }
   }
   return spec;
 }
@@ -124,6 +148,28 @@ void MqttPublisher::publish_availability(bool all) {
     if (client_.publish({availability_topic(d->config.id), d->online ? "online" : "offline", 1, true})) {
       availability_[d->config.id] = d->online;
     }
+  }
+}
+
+void MqttPublisher::on_discovery_document(const mq::Message& m) {
+  if (m.payload.empty()) return;  // already cleared
+  // <discovery_prefix>/<component>/<node>/<object>/config; our devices' node is
+  // gridlet_<site>_DEV_<device> (ids have no upper case, so the split is unambiguous).
+  const std::string prefix = "gridlet_" + cfg_.site.id + "_DEV_";
+  std::vector<std::string_view> levels;
+  std::string_view rest(m.topic);
+  for (std::size_t pos = 0; (pos = rest.find('/')) != std::string_view::npos; rest.remove_prefix(pos + 1)) {
+    levels.push_back(rest.substr(0, pos));
+  }
+  levels.push_back(rest);
+  if (levels.size() != 5 || !levels[2].starts_with(prefix)) return;
+  const std::string device(levels[2].substr(prefix.size()));
+  for (const auto* d : devices_.list()) {
+    if (d->config.id == device && d->config.enabled) return;  // still ours to describe
+  }
+  if (client_.publish({m.topic, "", 1, true})) {
+    ++cleared_;
+    spdlog::info("mqtt: cleared the Home Assistant discovery document {} of removed device {}", m.topic, device);
   }
 }
 

@@ -19,6 +19,7 @@
 #include "adapters/mqtt/client.hpp"
 #include "adapters/mqtt/ha_discovery.hpp"
 #include "adapters/mqtt/publish_policy.hpp"
+#include "gateway/api/device_service.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/runtime/device_registry.hpp"
 #include "gateway/runtime/mqtt_outbox.hpp"
@@ -30,7 +31,8 @@ namespace gridlet::runtime {
 class MqttPublisher {
  public:
   MqttPublisher(const config::Config& cfg, adapters::mqtt::Client& client, const adapters::Clock& clock,
-                const PointStore& points, const DeviceRegistry& devices, MqttOutbox& outbox);
+                const PointStore& points, const DeviceRegistry& devices, MqttOutbox& outbox,
+                const api::DeviceService& controls);
 
   // A point changed (PointStore's change listener).
   void offer(const adapters::Reading& reading);
@@ -39,6 +41,12 @@ class MqttPublisher {
   void tick();
   // After a (re)connect: discovery, every point and every device's availability again.
   void on_connected();
+  // A retained Home Assistant discovery document seen on the broker (the publisher subscribes to
+  // <discovery_prefix>/+/+/+/config): one of this gateway's for a device that is no longer
+  // configured is cleared (an empty retained message), so Home Assistant drops its entities.
+  void on_discovery_document(const adapters::mqtt::Message& message);
+  std::string discovery_filter() const { return cfg_.mqtt.discovery_prefix + "/+/+/+/config"; }
+  std::uint64_t discovery_cleared() const { return cleared_; }
   // An event log record: on <prefix>/<site>/events through the outbox.
   void publish_event(const store::EventRecord& event);
 
@@ -59,6 +67,7 @@ class MqttPublisher {
   const config::Config& cfg_;
   adapters::mqtt::Client& client_;
   MqttOutbox& outbox_;
+  const api::DeviceService& controls_;
   const PointStore& points_;
   const DeviceRegistry& devices_;
   adapters::mqtt::GatewaySpec gateway_;
@@ -69,6 +78,7 @@ class MqttPublisher {
   adapters::mqtt::PublishPolicy policy_;
   std::map<std::string, bool> availability_;  // as last published
   std::uint64_t published_ = 0;
+  std::uint64_t cleared_ = 0;
 };
 
 }  // namespace gridlet::runtime
