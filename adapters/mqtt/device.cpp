@@ -28,13 +28,16 @@ MqttDevice::MqttDevice(std::string id, std::string bus, DeviceBinding binding, R
 
 // The filters of subscriptions(), read in place: this runs for every device on the bus for every
 // message, and building that list (a vector and a set of strings) cost more than the matching.
+// Most points of a profile share one topic: a filter equal to the one before was just refused.
 bool MqttDevice::wants(std::string_view topic) const {
   if (topic_matches(binding_.availability_topic, topic)) return true;  // false when empty
-  for (const auto& f : binding_.point_filters) {
-    if (topic_matches(f, topic)) return true;
-  }
-  for (const auto& f : binding_.state_filters) {
-    if (topic_matches(f, topic)) return true;
+  const std::string* previous = nullptr;
+  for (const auto* filters : {&binding_.point_filters, &binding_.state_filters}) {
+    for (const auto& f : *filters) {
+      if (previous != nullptr && f == *previous) continue;
+      if (topic_matches(f, topic)) return true;
+      previous = &f;
+    }
   }
   return false;
 }

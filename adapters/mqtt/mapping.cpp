@@ -422,13 +422,23 @@ Interpretation interpret_unchecked(const DeviceBinding& b, std::string_view topi
   }
   const Profile& p = *b.profile;
   const bool availability = p.availability && topic == b.availability_topic;
+  // A profile's points mostly share one topic: a filter equal to the one before has its answer.
+  const std::string* previous = nullptr;
+  bool previous_matches = false;
+  const auto matches = [&](const std::string& filter) {
+    if (previous == nullptr || filter != *previous) {
+      previous = &filter;
+      previous_matches = topic_matches(filter, topic);
+    }
+    return previous_matches;
+  };
   std::vector<std::size_t> points;
   for (std::size_t i = 0; i < p.points.size() && i < b.point_filters.size(); ++i) {
-    if (topic_matches(b.point_filters[i], topic)) points.push_back(i);
+    if (matches(b.point_filters[i])) points.push_back(i);
   }
   std::vector<std::size_t> controls;
   for (std::size_t i = 0; i < p.controls.size() && i < b.state_filters.size(); ++i) {
-    if (p.controls[i].state && topic_matches(b.state_filters[i], topic)) controls.push_back(i);
+    if (p.controls[i].state && matches(b.state_filters[i])) controls.push_back(i);
   }
   if (!availability && points.empty() && controls.empty()) {
     out.rejections.push_back({RejectReason::kNoMapping, "",
@@ -552,20 +562,30 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
   // 4.7.2: wildcards at the first level do not match topics starting with '$' ($SYS/...).
   if ((filter.front() == '+' || filter.front() == '#') && topic.front() == '$') return false;
   const auto matched = [&] { return valid_topic_filter(filter) && valid_topic_name(topic); };
+  // One walk over both texts, level by level (no find or compare calls: most filters differ from
+  // the topic within the first few bytes). For invalid input the walk's answer does not matter,
+  // since a match is checked above; it only stays within both texts.
+  const std::size_t fn = filter.size();
+  const std::size_t tn = topic.size();
   std::size_t fi = 0;
   std::size_t ti = 0;
-  while (true) {
-    const std::size_t fe = filter.find('/', fi);
-    const std::string_view flevel = filter.substr(fi, fe == npos ? npos : fe - fi);
-    if (flevel == "#") return matched();
-    const std::size_t te = topic.find('/', ti);
-    const std::string_view tlevel = topic.substr(ti, te == npos ? npos : te - ti);
-    if (flevel != "+" && flevel != tlevel) return false;
-    if (fe == npos) return te == npos && matched();
+  while (true) {  // fi and ti at the start of a level
+    if (fi < fn && filter[fi] == '#') return matched();  // '#' is the whole last level
+    if (fi < fn && filter[fi] == '+') {                  // '+' is a whole level: skip the topic's
+      ++fi;
+      while (ti < tn && topic[ti] != '/') ++ti;
+    } else {
+      while (fi < fn && ti < tn && filter[fi] != '/' && filter[fi] == topic[ti]) {
+        ++fi;
+        ++ti;
+      }
+      if ((fi < fn && filter[fi] != '/') || (ti < tn && topic[ti] != '/')) return false;
+    }
+    if (fi >= fn) return ti >= tn && matched();
     // The topic ends here: only a last "#" level matches the parent ("sport/#" matches "sport").
-    if (te == npos) return filter.substr(fe + 1) == "#" && matched();
-    fi = fe + 1;
-    ti = te + 1;
+    if (ti >= tn) return filter.substr(fi + 1) == "#" && matched();
+    ++fi;  // past the '/' of both
+    ++ti;
   }
 }
 
