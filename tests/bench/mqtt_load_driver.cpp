@@ -25,7 +25,9 @@
 // --announce publishes every device's availability ("true" on <id>/online, "Online" on
 // tele/<id>/LWT, retained, QoS 1) and exits: the gateway then counts them online.
 //
-// Prints one JSON line: offered and achieved rates, messages per shape, failures.
+// Prints one JSON line: offered and achieved rates, messages per shape, failures, and when the
+// publishing began (start_unix, Unix seconds), so that a caller can time what it observes from
+// the first message on.
 #include <mqtt/async_client.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -316,6 +318,9 @@ int main(int argc, char** argv) {
   std::vector<Result> results;
   std::vector<std::pair<pid_t, int>> children;  // pid, read end of its result pipe
   const auto start = Clock::now() + std::chrono::milliseconds(300);  // every connection made by then
+  const double start_unix =  // the same instant on the wall clock, for the caller's own timing
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() +
+      std::chrono::duration<double>(start - Clock::now()).count();
   const auto stop = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   for (int c = 0; c < k; ++c) {
     if (shellies[c].empty() && tasmotas[c].empty()) continue;
@@ -409,10 +414,10 @@ int main(int argc, char** argv) {
     std::snprintf(offered, sizeof offered, "\"max\"");
   }
   std::printf(
-      "{\"qos\":%d,\"seconds\":%.3f,\"offered_rate\":%s,\"connections\":%d,\"window\":%d,\"messages\":%llu,"
+      "{\"qos\":%d,\"start_unix\":%.6f,\"seconds\":%.3f,\"offered_rate\":%s,\"connections\":%d,\"window\":%d,\"messages\":%llu,"
       "\"shelly_messages\":%llu,\"tasmota_messages\":%llu,\"acknowledged\":%llu,\"failed\":%llu,\"refused\":%llu,"
       "\"publish_seconds\":%.3f,\"complete_seconds\":%.3f,\"publish_rate\":%.0f,\"achieved_rate\":%.0f}\n",
-      o.qos, o.seconds, offered, k, o.window, static_cast<unsigned long long>(sent),
+      o.qos, start_unix, o.seconds, offered, k, o.window, static_cast<unsigned long long>(sent),
       static_cast<unsigned long long>(all.shelly), static_cast<unsigned long long>(all.tasmota),
       static_cast<unsigned long long>(all.ok), static_cast<unsigned long long>(all.failed),
       static_cast<unsigned long long>(all.refused), publish_s, complete_s,
