@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <ostream>
@@ -1046,6 +1047,14 @@ class ScanExecutor final : public Executor {
   std::thread thread_;  // last: starts once the rest is built
 };
 
+// Waits until everything posted so far has run: after a client's stop(), no handler of it runs
+// any more (it posts nothing new, and what it posted before checks that it stopped).
+void drain(Executor& executor) {
+  std::promise<void> idle;
+  executor.post([&idle] { idle.set_value(); });
+  idle.get_future().wait();
+}
+
 std::filesystem::path absolute_path(const std::filesystem::path& p) {
   if (p.empty()) return p;
   std::error_code ec;
@@ -1149,15 +1158,15 @@ int run_command(const Command& command, std::ostream& out, std::ostream& err) {
     std::vector<Message> requests;
     std::vector<std::string> found;
     {
-      std::lock_guard lock(mu);
+      std::lock_guard lock(mu);  // also over `err`, which the main thread writes too
       inventory.add(m.topic, m.payload);
       requests = inventory.take_requests();
       found = inventory.take_new();
       if (!requests.empty()) last_request = Clock::now();
-    }
-    if (command.progress) {
-      for (const auto& f : found) err << "scan mqtt: found " << f << '\n';
-      err.flush();
+      if (command.progress && !found.empty()) {
+        for (const auto& f : found) err << "scan mqtt: found " << f << '\n';
+        err.flush();
+      }
     }
     for (auto& r : requests) {
       if (client_ptr != nullptr) client_ptr->publish(std::move(r));
@@ -1177,11 +1186,13 @@ int run_command(const Command& command, std::ostream& out, std::ostream& err) {
       const std::string why = settled ? failure : "no answer from the broker";
       lock.unlock();
       client.stop(1s);
+      drain(executor);
       err << "scan mqtt: cannot reach " << printable(command.url) << ": " << why << '\n';
       return 3;
     }
   }
   if (command.progress) {
+    std::lock_guard lock(mu);
     err << "scan mqtt: connected to " << printable(command.url) << ", listening for " << command.listen.count() << " s\n";
     err.flush();
   }
@@ -1194,6 +1205,7 @@ int run_command(const Command& command, std::ostream& out, std::ostream& err) {
     cv.wait_until(lock, std::min(grace_end, Clock::now() + 2s), [&] { return inventory.unanswered_requests() == 0; });
   }
   client.stop(1s);
+  drain(executor);
   broker.listened = command.listen;
 
   std::vector<Device> devices;
