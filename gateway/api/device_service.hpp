@@ -12,6 +12,8 @@
 #include "adapters/device.hpp"
 #include "adapters/modbus/bus.hpp"
 #include "adapters/modbus/device_poller.hpp"
+#include "adapters/mqtt/client.hpp"
+#include "adapters/mqtt/device.hpp"
 
 namespace gridlet::api {
 
@@ -25,6 +27,14 @@ class DeviceService {
     std::vector<adapters::modbus::DeviceStatus> devices;  // the devices polled on this bus
   };
   virtual std::vector<Bus> buses() const = 0;
+
+  struct MqttBus {
+    std::string id;
+    std::string url;
+    adapters::mqtt::Client::Stats stats;
+    std::vector<adapters::mqtt::MqttDeviceStatus> devices;  // the devices on this broker
+  };
+  virtual std::vector<MqttBus> mqtt_buses() const { return {}; }
 
   struct Controls {
     std::vector<adapters::ControlInfo> controls;     // what may be written, with ranges

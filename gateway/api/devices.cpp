@@ -55,12 +55,41 @@ json bus_json(const DeviceService::Bus& b) {
           {"devices", std::move(devs)}};
 }
 
+// The /api/v1/buses view of a broker connection and the devices on it.
+json mqtt_bus_json(const DeviceService::MqttBus& b) {
+  const auto& s = b.stats;
+  json devs = json::array();
+  for (const auto& d : b.devices) {
+    devs.push_back({{"id", d.id},
+                    {"profile", d.profile},
+                    {"online", d.online},
+                    {"available", d.available ? json(*d.available) : json(nullptr)},
+                    {"messages", d.messages},
+                    {"rejected", d.rejected},
+                    {"last_message_ms", d.last_message_ms},
+                    {"last_error", d.last_error}});
+  }
+  return {{"id", b.id},
+          {"type", "mqtt"},
+          {"endpoint", b.url},
+          {"connected", s.connected},
+          {"connects", s.connects},
+          {"connect_failures", s.connect_failures},
+          {"connections_lost", s.connections_lost},
+          {"messages_in", s.messages_in},
+          {"messages_out", s.messages_out},
+          {"publish_failures", s.publish_failures},
+          {"last_error", s.last_error},
+          {"devices", std::move(devs)}};
+}
+
 }  // namespace
 
 void Router::buses(Respond respond) {
   json arr = json::array();
   if (context_.device_service != nullptr) {
     for (const auto& b : context_.device_service->buses()) arr.push_back(bus_json(b));
+    for (const auto& b : context_.device_service->mqtt_buses()) arr.push_back(mqtt_bus_json(b));
   }
   respond(json_response(200, arr));
 }

@@ -267,9 +267,11 @@ std::string openapi_json(std::string_view version) {
   op("GET", "/api/v1/devices/{id}", "One device and its points",
      {{"200", ok_reply("The device", ref("DeviceDetail"))},
       {"404", error_reply("No such device")}})["parameters"] = json::array({path_param("id", "Device id")});
-  op("GET", "/api/v1/buses", "Health of every Modbus bus and its devices",
-     {{"200", ok_reply("Buses: requests, errors by kind, latency, adaptive timeout, units online "
-                       "and backing off, devices with their poll counts and SunSpec models",
+  op("GET", "/api/v1/buses", "Health of every bus (Modbus and MQTT) and its devices",
+     {{"200", ok_reply("Buses. Modbus (type tcp, rtu): requests, errors by kind, latency, adaptive "
+                       "timeout, units online and backing off, devices with their poll counts and "
+                       "SunSpec models. MQTT (type mqtt): the broker connection's counters and last "
+                       "error, devices with their messages and rejections by reason",
                        {{"type", "array"}, {"items", {{"type", "object"}}}})}});
   op("GET", "/api/v1/points", "Latest value of every point",
      {{"200", ok_reply("Points; value is null unless quality is good or stale",

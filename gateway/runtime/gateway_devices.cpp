@@ -2,6 +2,22 @@
 
 namespace gridlet::runtime {
 
+std::vector<api::DeviceService::MqttBus> GatewayDevices::mqtt_buses() const {
+  std::vector<MqttBus> out;
+  const auto devices = mqtt_.statuses();
+  for (auto& [id, stats] : mqtt_.client_stats()) {
+    MqttBus b;
+    b.id = id;
+    if (const auto* c = mqtt_.client(id)) b.url = c->settings().url;
+    b.stats = std::move(stats);
+    for (const auto& d : devices) {
+      if (d.bus == id) b.devices.push_back(d);
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
 std::optional<api::DeviceService::Controls> GatewayDevices::controls(const std::string& id) const {
   if (auto c = modbus_.controls(id)) return c;
   if (const auto* d = mqtt_.device(id)) return Controls{d->controls(), d->setpoints()};

@@ -13,6 +13,7 @@ class GatewayDevices final : public api::DeviceService {
   GatewayDevices(ModbusFleet& modbus, MqttFleet& mqtt) : modbus_(modbus), mqtt_(mqtt) {}
 
   std::vector<Bus> buses() const override { return modbus_.buses(); }
+  std::vector<MqttBus> mqtt_buses() const override;
   std::optional<Controls> controls(const std::string& id) const override;
   bool set(const std::string& id, adapters::SetpointCommand cmd, ControlDone done) override;
   bool release(const std::string& id, const std::string& point, const std::string& actor,

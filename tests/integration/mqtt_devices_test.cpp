@@ -189,6 +189,24 @@ TEST_F(MqttDevicesTest, PresetDevicesAreReadWithQualityAndAvailability) {
   EXPECT_NE(metrics->body.find(R"(gridlet_mqtt_device_messages_rejected_total{bus="home",device="fan",reason="not_json"} 1)"),
             std::string::npos) << metrics->body;
   EXPECT_NE(metrics->body.find(R"(gridlet_mqtt_connected{bus="home"} 1)"), std::string::npos);
+  // ... and in /api/v1/buses, with the broker connection.
+  const auto buses = http(port_, "GET", "/api/v1/buses", viewer_);
+  ASSERT_TRUE(buses && buses->status == 200);
+  const auto arr = json::parse(buses->body);
+  ASSERT_EQ(arr.size(), 1u) << arr.dump();
+  EXPECT_EQ(arr[0]["type"], "mqtt");
+  EXPECT_EQ(arr[0]["endpoint"], broker_.url());
+  EXPECT_EQ(arr[0]["connected"], true);
+  EXPECT_GE(arr[0]["messages_in"].get<int>(), 5);
+  ASSERT_EQ(arr[0]["devices"].size(), 3u);
+  for (const auto& d : arr[0]["devices"]) {
+    if (d["id"] == "fan") {
+      EXPECT_EQ(d["rejected"]["not_json"], 1) << d.dump();
+    }
+    if (d["id"] == "kitchen") {
+      EXPECT_EQ(d["available"], false) << d.dump();
+    }
+  }
 }
 
 TEST_F(MqttDevicesTest, SwitchingIsAppliedOnlyWhenTheDeviceConfirms) {
