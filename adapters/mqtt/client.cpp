@@ -52,6 +52,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl>, paho::iaction_
   paho::connect_options options;
   std::atomic<bool> stopped{false};
   std::atomic<bool> is_connected{false};
+  std::atomic<std::size_t> queued_bytes{0};  // received, posted, not yet handled
   milliseconds backoff{0};
   std::mt19937_64 rng{std::random_device{}()};
 
@@ -277,8 +278,18 @@ bool Client::start() {
         MutexLock lock(self->mu);
         ++self->stats.messages_in;
       }
+      // A flood faster than the loop can take must not grow memory without bound: beyond the
+      // budget, messages are dropped here and counted.
+      const std::size_t bytes = m->get_topic().size() + m->get_payload_ref().size() + sizeof(Message);
+      if (self->queued_bytes.fetch_add(bytes) + bytes > self->settings.max_queued_bytes) {
+        self->queued_bytes.fetch_sub(bytes);
+        MutexLock lock(self->mu);
+        ++self->stats.messages_dropped;
+        return;
+      }
       Message msg{m->get_topic(), m->to_string(), m->get_qos(), m->is_retained()};
-      self->post([raw = self.get(), msg = std::move(msg)]() mutable {
+      self->post([raw = self.get(), msg = std::move(msg), bytes]() mutable {
+        raw->queued_bytes.fetch_sub(bytes);
         if (raw->handlers.message) raw->handlers.message(std::move(msg));
       });
     });

@@ -56,6 +56,9 @@ struct ClientSettings {
   std::chrono::milliseconds reconnect_max{60000};
   std::optional<Message> will;   // sent by the broker when we vanish
   std::optional<Message> birth;  // published after every connect (e.g. status "online")
+  // Received messages waiting for the executor, in bytes: beyond it (a flood the loop cannot
+  // keep up with) messages are dropped and counted in Stats::messages_dropped.
+  std::size_t max_queued_bytes = 16U << 20;
 };
 
 // "ssl://" for ssl://, mqtts://; "tcp://" for tcp://, mqtt://; nullopt for anything else.
@@ -73,6 +76,7 @@ class Client {
     std::uint64_t connect_failures = 0;
     std::uint64_t connections_lost = 0;
     std::uint64_t messages_in = 0;
+    std::uint64_t messages_dropped = 0;  // received while max_queued_bytes were waiting
     std::uint64_t messages_out = 0;     // acknowledged (QoS 1/2) or sent (QoS 0)
     std::uint64_t publish_failures = 0;
     bool connected = false;

@@ -77,6 +77,7 @@ json mqtt_bus_json(const DeviceService::MqttBus& b) {
           {"connect_failures", s.connect_failures},
           {"connections_lost", s.connections_lost},
           {"messages_in", s.messages_in},
+          {"messages_dropped", s.messages_dropped},
           {"messages_out", s.messages_out},
           {"publish_failures", s.publish_failures},
           {"last_error", s.last_error},

@@ -132,6 +132,9 @@ std::vector<prometheus::MetricFamily> mqtt_metric_families(const MqttStats& stat
   MetricFamily lost{"gridlet_mqtt_connections_lost_total", "Connections lost", MetricType::Counter, {}};
   MetricFamily in{"gridlet_mqtt_messages_received_total", "Messages received from the broker",
                   MetricType::Counter, {}};
+  MetricFamily dropped{"gridlet_mqtt_messages_dropped_total",
+                      "Messages received faster than the gateway could take them, dropped (memory bound)",
+                      MetricType::Counter, {}};
   MetricFamily out{"gridlet_mqtt_messages_sent_total", "Messages delivered to the broker", MetricType::Counter, {}};
   MetricFamily publish_failed{"gridlet_mqtt_publish_failures_total",
                               "Messages that could not be delivered (not connected, or refused)",
@@ -143,6 +146,7 @@ std::vector<prometheus::MetricFamily> mqtt_metric_families(const MqttStats& stat
     failures.metric.push_back(metric(l, MetricType::Counter, d(b.stats.connect_failures)));
     lost.metric.push_back(metric(l, MetricType::Counter, d(b.stats.connections_lost)));
     in.metric.push_back(metric(l, MetricType::Counter, d(b.stats.messages_in)));
+    dropped.metric.push_back(metric(l, MetricType::Counter, d(b.stats.messages_dropped)));
     out.metric.push_back(metric(l, MetricType::Counter, d(b.stats.messages_out)));
     publish_failed.metric.push_back(metric(l, MetricType::Counter, d(b.stats.publish_failures)));
   }
@@ -158,7 +162,7 @@ std::vector<prometheus::MetricFamily> mqtt_metric_families(const MqttStats& stat
     }
   }
   std::vector<MetricFamily> families;
-  for (auto* f : {&connected, &connects, &failures, &lost, &in, &out, &publish_failed, &used, &rejected}) {
+  for (auto* f : {&connected, &connects, &failures, &lost, &in, &dropped, &out, &publish_failed, &used, &rejected}) {
     if (!f->metric.empty()) families.push_back(std::move(*f));
   }
   if (const auto& o = stats.outbox) {
