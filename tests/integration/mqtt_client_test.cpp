@@ -1,6 +1,7 @@
 // The MQTT client against a real mosquitto on 127.0.0.1: both protocol versions, the birth and
 // last-will status, reconnecting (with its subscriptions) after a broker restart, passwords, and
-// TLS with certificates this test makes with the openssl command.
+// TLS with certificates this test makes with the openssl command: the server's, and client
+// certificates for a broker that requires one.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -17,6 +18,8 @@ namespace {
 
 using gridlet::testing::ChildProcess;
 using gridlet::testing::eventually;
+using gridlet::testing::make_certificates;
+using gridlet::testing::make_client_certificate;
 using gridlet::testing::Mosquitto;
 using gridlet::testing::TempDir;
 using gridlet::testing::ThreadExecutor;
@@ -203,42 +206,6 @@ TEST(MqttClient, PasswordsAreRefusedAndAccepted) {
   EXPECT_EQ(wrong_seen.connected_times(), 0);
 }
 
-// Makes a CA and a server certificate for `san` (e.g. "IP:127.0.0.1") with the openssl command.
-struct Certificates {
-  std::filesystem::path ca, cert, key;
-};
-std::optional<Certificates> make_certificates(const std::filesystem::path& dir, const std::string& san,
-                                              const std::string& name) {
-  const auto run = [](std::vector<std::string> args) {
-    args.insert(args.begin(), "/usr/bin/openssl");
-    ChildProcess p(args);
-    const int rc = p.wait();
-    if (rc != 0) ADD_FAILURE() << p.log();
-    return rc == 0;
-  };
-  Certificates c{dir / (name + "-ca.crt"), dir / (name + ".crt"), dir / (name + ".key")};
-  const auto ca_key = dir / (name + "-ca.key"), csr = dir / (name + ".csr"), ext = dir / (name + ".ext");
-  gridlet::testing::write_file(ext, "subjectAltName=" + san + "\n");
-  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
-  auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-  };
-  if (!run(with({"req", "-x509", "-days", "2", "-subj", "/CN=" + name + " test CA", "-keyout", ca_key.string(),
-                 "-out", c.ca.string()},
-                ec))) {
-    return std::nullopt;
-  }
-  if (!run(with({"req", "-subj", "/CN=" + name, "-keyout", c.key.string(), "-out", csr.string()}, ec))) {
-    return std::nullopt;
-  }
-  if (!run({"x509", "-req", "-days", "2", "-in", csr.string(), "-CA", c.ca.string(), "-CAkey", ca_key.string(),
-            "-CAcreateserial", "-out", c.cert.string(), "-extfile", ext.string()})) {
-    return std::nullopt;
-  }
-  return c;
-}
-
 TEST(MqttClient, TlsTrustsOnlyItsCaAndChecksTheHostname) {
   ASSERT_TRUE(std::filesystem::exists("/usr/bin/openssl")) << "openssl is missing: run scripts/bootstrap";
   TempDir dir;
@@ -280,6 +247,78 @@ TEST(MqttClient, TlsTrustsOnlyItsCaAndChecksTheHostname) {
   ASSERT_TRUE(h.start());
   ASSERT_TRUE(eventually(5s, [&] { return h.stats().connect_failures >= 1; }));
   EXPECT_EQ(checked_seen.connected_times(), 0) << "the certificate is for broker.example, not 127.0.0.1";
+}
+
+// A broker that requires a client certificate signed by its CA (require_certificate, the
+// certificate's CN as the user name): no certificate and a certificate of another CA are refused
+// with the reason in last_error; the right one connects, under its CN, and exchanges messages.
+TEST(MqttClient, TlsClientCertificatesAreRequiredAndMustComeFromTheBrokersCa) {
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/openssl")) << "openssl is missing: run scripts/bootstrap";
+  TempDir dir;
+  const auto server = make_certificates(dir.path(), "IP:127.0.0.1", "broker");
+  ASSERT_TRUE(server);
+  const auto client = make_client_certificate(dir.path(), *server, "gridlet-client");
+  const auto stranger_ca = make_certificates(dir.path(), "IP:127.0.0.1", "stranger");
+  ASSERT_TRUE(client && stranger_ca);
+  const auto forged = make_client_certificate(dir.path(), *stranger_ca, "forged-client");
+  ASSERT_TRUE(forged);
+
+  Mosquitto::Options o;
+  o.ca_file = server->ca;
+  o.cert_file = server->cert;
+  o.key_file = server->key;
+  o.require_certificate = true;
+  o.use_identity_as_username = true;
+  Mosquitto broker(dir.path() / "broker", o);
+  ASSERT_TRUE(broker.ready()) << broker.log();
+
+  Seen none_seen, right_seen, forged_seen;
+  ThreadExecutor loop;
+  auto without = settings_for(broker, "without-cert");
+  without.ca_file = server->ca;  // trusts the broker, but has nothing to show
+  Client n(without, loop, none_seen.handlers());
+  auto right = settings_for(broker, "with-cert");
+  right.ca_file = server->ca;
+  right.cert_file = client->cert;
+  right.key_file = client->key;
+  Client r(right, loop, right_seen.handlers());
+  auto other = settings_for(broker, "forged-cert");
+  other.ca_file = server->ca;
+  other.cert_file = forged->cert;  // a well-formed certificate, but not of the broker's CA
+  other.key_file = forged->key;
+  Client f(other, loop, forged_seen.handlers());
+  r.subscribe("meters/+/power", 1);
+  ASSERT_TRUE(n.start());
+  ASSERT_TRUE(r.start());
+  ASSERT_TRUE(f.start());
+
+  ASSERT_TRUE(eventually(10s, [&] { return r.connected(); })) << r.stats().last_error << "\n" << broker.log();
+  // Known by its certificate: mosquitto logs the CN as the client's user name.
+  EXPECT_TRUE(eventually(5s, [&] {
+    return broker.log().find("as with-cert (") != std::string::npos &&
+           broker.log().find("u'gridlet-client'") != std::string::npos;
+  })) << broker.log();
+  ASSERT_TRUE(publish_and_wait(r, {"meters/m1/power", "1234.5", 1, false}));
+  ASSERT_TRUE(eventually(5s, [&] { return right_seen.last("meters/m1/power").has_value(); }));
+  EXPECT_EQ(right_seen.last("meters/m1/power")->payload, "1234.5");
+
+  for (Client* refused : {&n, &f}) {
+    SCOPED_TRACE(refused->settings().client_id);
+    ASSERT_TRUE(eventually(10s, [&] { return refused->stats().connect_failures >= 1; })) << broker.log();
+    EXPECT_FALSE(refused->connected());
+    const std::string why = refused->stats().last_error;
+    EXPECT_NE(why.find("cannot connect"), std::string::npos) << why;
+    EXPECT_NE(why.find("TLS"), std::string::npos) << "the reason names TLS: " << why;
+  }
+  EXPECT_EQ(none_seen.connected_times(), 0);
+  EXPECT_EQ(forged_seen.connected_times(), 0);
+  EXPECT_EQ(right_seen.connected_times(), 1);
+  // The broker says why: no certificate, and one it cannot verify.
+  EXPECT_TRUE(eventually(5s, [&] {
+    const auto log = broker.log();
+    return log.find("peer did not return a certificate") != std::string::npos &&
+           log.find("certificate verify failed") != std::string::npos;
+  })) << broker.log();
 }
 
 }  // namespace

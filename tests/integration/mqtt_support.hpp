@@ -1,7 +1,10 @@
-// MQTT test parts: a real mosquitto on 127.0.0.1 (a free port; password file, TLS and
-// persistence as asked), started and stopped by its process id, and an Executor that runs the
-// client's handlers and timers on one thread of its own, as the gateway's event loop does.
+// MQTT test parts: a real mosquitto on 127.0.0.1 (a free port; password file, TLS with or without
+// client certificates, and persistence as asked), started and stopped by its process id; test
+// certificates made with the openssl command; and an Executor that runs the client's handlers and
+// timers on one thread of its own, as the gateway's event loop does.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -47,6 +50,13 @@ struct MosquittoOptions {
   bool persistence = false;             // keep sessions and retained messages across restarts
   std::filesystem::path password_file;  // when set, anonymous clients are refused
   std::filesystem::path ca_file, cert_file, key_file;  // when set, the listener is TLS only
+  // TLS only: a client must present a certificate signed by ca_file (mosquitto's
+  // require_certificate); without one, or with one of another CA, the handshake fails.
+  bool require_certificate = false;
+  // With require_certificate: the certificate's subject CN is the client's user name (mosquitto's
+  // use_identity_as_username), and anonymous clients are refused, so every connection is one the
+  // broker knows by its certificate.
+  bool use_identity_as_username = false;
 };
 
 class Mosquitto {
@@ -60,7 +70,9 @@ class Mosquitto {
     // Started as root (a CI container), mosquitto would become the user "mosquitto" and could not
     // read the test's private files.
     if (::geteuid() == 0) conf += "user root\n";
-    if (options_.password_file.empty()) {
+    if (options_.use_identity_as_username) {
+      conf += "allow_anonymous false\n";
+    } else if (options_.password_file.empty()) {
       conf += "allow_anonymous true\n";
     } else {
       conf += "allow_anonymous false\npassword_file " + options_.password_file.string() + "\n";
@@ -68,6 +80,8 @@ class Mosquitto {
     if (!options_.cert_file.empty()) {
       conf += "cafile " + options_.ca_file.string() + "\ncertfile " + options_.cert_file.string() +
               "\nkeyfile " + options_.key_file.string() + "\n";
+      if (options_.require_certificate) conf += "require_certificate true\n";
+      if (options_.use_identity_as_username) conf += "use_identity_as_username true\n";
     }
     if (options_.persistence) {
       conf += "persistence true\npersistence_location " + dir_.string() + "/\nautosave_interval 1\n";
@@ -116,6 +130,71 @@ class Mosquitto {
   bool ready_ = false;
   std::string old_logs_;
 };
+
+// Test certificates made with the openssl command (EC P-256, valid two days): a CA, and a
+// certificate it signed for a server (with a subjectAltName such as "IP:127.0.0.1") or a client.
+struct Certificates {
+  std::filesystem::path ca, cert, key;
+  std::filesystem::path ca_key;  // to sign more certificates with the same CA
+};
+
+namespace detail {
+inline bool run_openssl(std::vector<std::string> args) {
+  args.insert(args.begin(), "/usr/bin/openssl");
+  ChildProcess p(args);
+  const int rc = p.wait();
+  if (rc != 0) ADD_FAILURE() << p.log();
+  return rc == 0;
+}
+inline const std::vector<std::string>& ec_key_args() {
+  static const std::vector<std::string> args = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                                "-nodes"};
+  return args;
+}
+inline std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+}  // namespace detail
+
+// A key and a certificate with subject CN=`name`, signed by `ca` (its ca and ca_key), with the
+// extensions in `extensions` (openssl x509 -extfile lines). The key file is private (0600), as
+// gatewayd's configuration requires of a key_file.
+inline std::optional<Certificates> issue_certificate(const std::filesystem::path& dir, const Certificates& ca,
+                                                     const std::string& name, const std::string& extensions) {
+  Certificates c{ca.ca, dir / (name + ".crt"), dir / (name + ".key"), ca.ca_key};
+  const auto csr = dir / (name + ".csr"), ext = dir / (name + ".ext");
+  write_file(ext, extensions);
+  if (!detail::run_openssl(detail::with(
+          {"req", "-subj", "/CN=" + name, "-keyout", c.key.string(), "-out", csr.string()}, detail::ec_key_args()))) {
+    return std::nullopt;
+  }
+  std::filesystem::permissions(c.key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  if (!detail::run_openssl({"x509", "-req", "-days", "2", "-in", csr.string(), "-CA", ca.ca.string(), "-CAkey",
+                            ca.ca_key.string(), "-CAcreateserial", "-out", c.cert.string(), "-extfile",
+                            ext.string()})) {
+    return std::nullopt;
+  }
+  return c;
+}
+
+// A CA "<name> test CA" and a server certificate it signed for `san` (e.g. "IP:127.0.0.1").
+inline std::optional<Certificates> make_certificates(const std::filesystem::path& dir, const std::string& san,
+                                                     const std::string& name) {
+  Certificates ca{dir / (name + "-ca.crt"), {}, {}, dir / (name + "-ca.key")};
+  if (!detail::run_openssl(detail::with({"req", "-x509", "-days", "2", "-subj", "/CN=" + name + " test CA",
+                                         "-keyout", ca.ca_key.string(), "-out", ca.ca.string()},
+                                        detail::ec_key_args()))) {
+    return std::nullopt;
+  }
+  return issue_certificate(dir, ca, name, "subjectAltName=" + san + "\n");
+}
+
+// A client certificate (CN=`name`, extendedKeyUsage clientAuth) signed by `ca`'s CA.
+inline std::optional<Certificates> make_client_certificate(const std::filesystem::path& dir, const Certificates& ca,
+                                                           const std::string& name) {
+  return issue_certificate(dir, ca, name, "extendedKeyUsage=clientAuth\n");
+}
 
 // Runs work (and timed work) in order on one thread of its own.
 class ThreadExecutor final : public adapters::mqtt::Executor {
