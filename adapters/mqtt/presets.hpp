@@ -1,10 +1,12 @@
 // The MQTT device profiles that ship with Gridlet, built into the binary so that a configuration
 // can name them ("shelly-gen2-switch") without any file installed. The files in
-// configs/profiles/mqtt/ are the source of truth; presets.cpp holds a copy of each, and a unit test
-// (MqttPresets.EmbeddedCopiesEqualTheFiles) fails when a copy differs from its file.
+// configs/profiles/mqtt/ are the only copy: the build embeds each of them, byte for byte, in a
+// source it generates (adapters/mqtt/embed_presets.cmake, run whenever a file changes), so a new
+// or changed file is a built-in preset at the next build.
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -19,5 +21,15 @@ std::optional<std::string_view> builtin_preset(std::string_view name);
 std::vector<std::string_view> builtin_preset_names();
 // A built-in preset, loaded; errors name it as "<builtin>/NAME.toml". An unknown name is one error.
 ProfileLoadResult load_builtin_preset(std::string_view name);
+
+namespace detail {
+// A preset file's name (without .toml) and its bytes.
+struct EmbeddedPreset {
+  std::string_view name;
+  std::string_view text;
+};
+// Every preset file, sorted by name; defined by the generated source.
+std::span<const EmbeddedPreset> embedded_presets();
+}  // namespace detail
 
 }  // namespace gridlet::adapters::mqtt

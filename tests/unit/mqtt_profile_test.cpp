@@ -1,10 +1,11 @@
 // MQTT device profiles: parsing, every validation error with its place and key, and the shipped
-// presets (each loads, and the copy built into the binary equals its file).
+// presets (each loads, and what the build embedded is its file, byte for byte).
 #include "adapters/mqtt/presets.hpp"
 #include "adapters/mqtt/profile.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -435,28 +436,34 @@ TEST(MqttPresets, EveryFileLoadsAndCitesItsSource) {
   EXPECT_EQ(loaded, 5);
 }
 
-TEST(MqttPresets, EmbeddedCopiesEqualTheFiles) {
+// The build embeds every preset file (adapters/mqtt/embed_presets.cmake): this checks the
+// generator, not a hand-kept copy. Every file is a preset, none is missing or extra, each is the
+// file's bytes exactly (also its non-ASCII ones, and no terminating NUL), and the names come sorted.
+TEST(MqttPresets, BuiltInPresetsAreTheFilesByteForByte) {
   std::set<std::string> files;
   for (const auto& entry : std::filesystem::directory_iterator(kPresetDir)) {
     if (entry.path().extension() == ".toml") files.insert(entry.path().stem().string());
   }
   std::set<std::string> embedded;
-  for (std::string_view name : builtin_preset_names()) embedded.insert(std::string(name));
-  EXPECT_EQ(embedded, files) << "every file in configs/profiles/mqtt needs its copy in adapters/mqtt/presets.cpp";
+  const auto names = builtin_preset_names();
+  for (std::string_view name : names) embedded.insert(std::string(name));
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+  EXPECT_EQ(embedded, files) << "configs/profiles/mqtt and the built-in presets differ: rebuild";
   for (const std::string& name : files) {
     SCOPED_TRACE(name);
     const auto text = builtin_preset(name);
     ASSERT_TRUE(text);
     const std::string file = read_file(kPresetDir / (name + ".toml"));
+    EXPECT_EQ(text->size(), file.size());
     if (*text == file) continue;
-    // Point at the first line that differs, so the copy is easy to fix.
+    // Point at the first line that differs.
     std::istringstream a{std::string(*text)};
     std::istringstream b{file};
     std::string la;
     std::string lb;
     int line = 1;
     while (std::getline(a, la) && std::getline(b, lb) && la == lb) ++line;
-    ADD_FAILURE() << "adapters/mqtt/presets.cpp differs from " << name << ".toml at line " << line;
+    ADD_FAILURE() << "the built-in preset differs from " << name << ".toml at line " << line;
   }
 }
 
