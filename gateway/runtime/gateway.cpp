@@ -26,6 +26,7 @@
 #include "gateway/runtime/modbus_fleet.hpp"
 #include "gateway/runtime/mqtt_fleet.hpp"
 #include "gateway/runtime/dr_channel.hpp"
+#include "gateway/runtime/energy_integrator.hpp"
 #include "gateway/runtime/mqtt_control.hpp"
 #include "gateway/runtime/mqtt_outbox.hpp"
 #include "gateway/runtime/mqtt_publisher.hpp"
@@ -187,6 +188,7 @@ struct Gateway::Impl {
   LoopTimer loop_timer{ioc, scheduler, loop_clock};
   DeviceRegistry devices;
   PointStore points{clock};
+  EnergyIntegrator integrator;
   LoopSink sink{ioc, points};
   std::unique_ptr<AuditSink> audit_sink;
   std::unique_ptr<ModbusFleet> fleet;
@@ -273,6 +275,16 @@ int Gateway::Impl::start() {
     }
   }
   // Event records are also published on MQTT (from the loop; bus threads report them).
+  // Batteries' charge and discharge energy, integrated from their power (energy_integrator.hpp).
+  for (const auto& d : cfg.devices) {
+    if (d.enabled && d.kind == adapters::DeviceKind::kBattery) integrator.watch(d.id);
+  }
+  points.add_listener([this](const adapters::Reading& r) {
+    for (auto& c : integrator.offer(r)) {
+      asio::post(ioc, [this, c = std::move(c)] { points.update(c); });  // not inside the listener
+    }
+  });
+
   audit_sink = std::make_unique<AuditSink>(*event_log, [this, publish = cfg.mqtt.enabled](const store::EventRecord& e) {
     if (!publish) return;
     asio::post(ioc, [this, e] {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "adapters/mqtt/profile.hpp"
+#include "gateway/runtime/energy_integrator.hpp"
 
 #ifndef GRIDLET_VERSION
 #define GRIDLET_VERSION "0.0.0"
@@ -61,6 +62,11 @@ mq::DeviceSpec MqttPublisher::describe(const DeviceState& device) const {
     p.kind = energy ? mq::PointKind::kCounter : mq::PointKind::kMeasured;
     if (value.unit == "W") p.role = mq::PointRole::kPower;
     if (value.unit == "%" && key.point.find("SoC") != std::string::npos) p.role = mq::PointRole::kStateOfCharge;
+    if (key.point == EnergyIntegrator::kChargePoint || key.point == EnergyIntegrator::kDischargePoint) {
+      p.integrated_from_power = true;
+      p.role = key.point == EnergyIntegrator::kChargePoint ? mq::PointRole::kBatteryChargeEnergy
+                                                           : mq::PointRole::kBatteryDischargeEnergy;
+    }
     spec.points.push_back(std::move(p));
   }
   // Controls (with [mqtt] control = true): a 0..1 control without a unit is a switch, anything

@@ -407,6 +407,11 @@ TEST(BuildingDevsim, TcpAndRtuBusesOfOneBuildingAreOnlineReadAndStored) {
   const double load_w = pv_w + bat_w + grid_w;
   EXPECT_GT(load_w, 100.0) << "pv " << pv_w << " battery " << bat_w << " grid " << grid_w;
   EXPECT_LT(load_w, 3000.0) << "pv " << pv_w << " battery " << bat_w << " grid " << grid_w;
+  // The battery's charge energy, integrated from its power (it has no counter of its own).
+  EXPECT_TRUE(eventually(10s, [&] {
+    return gw.good("bat", "integrated.charge_energy") && gw.value("bat", "integrated.charge_energy") > 0;
+  }));
+  EXPECT_EQ(gw.point("bat", "integrated.charge_energy")["unit"], "Wh");
   EXPECT_NEAR(gw.value("sub", "frequency_hz"), 50.0, 1.0);
   EXPECT_NEAR(gw.value("sub", "voltage_l1_v"), 230.0, 23.0);
   const double l1 = gw.value("sub", "power_l1_w"), l2 = gw.value("sub", "power_l2_w"),
