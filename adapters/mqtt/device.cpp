@@ -45,6 +45,11 @@ bool MqttDevice::wants(std::string_view topic) const {
 void MqttDevice::note_rejection(const Rejection& r) {
   ++status_.rejected[std::string(to_string(r.reason))];
   status_.last_error = r.point.empty() ? r.message : r.point + ": " + r.message;
+  std::uint64_t held = 0;
+  if (rejection_log_.allow(clock_.now_ms(), held)) {
+    spdlog::warn("device {}: message not used: {}: {}{}", id_, to_string(r.reason), status_.last_error,
+                 held > 0 ? fmt::format(" ({} more not logged)", held) : std::string());
+  }
 }
 
 void MqttDevice::on_message(const Message& message) {

@@ -18,6 +18,7 @@
 
 #include "adapters/clock.hpp"
 #include "adapters/device.hpp"
+#include "adapters/log_limiter.hpp"
 #include "adapters/mqtt/client.hpp"
 #include "adapters/mqtt/mapping.hpp"
 #include "adapters/setpoint_holder.hpp"
@@ -101,6 +102,7 @@ class MqttDevice {
   ReadingSink& readings_;
   ControlSink* const controls_;
   const Clock& clock_;
+  LogLimiter rejection_log_;  // unusable messages are logged at a rate limit
   const Clock& monotonic_;
   const Publish publish_;
   SetpointHolder holder_;
